@@ -1,0 +1,90 @@
+//! Postgres: a pool bound to the service's own schema, and the embedded migrations (the
+//! platform's outbox/inbox tables plus the service's own) run at start.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::config::DatabaseSettings;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database settings: {0}")]
+    Settings(String),
+    #[error("database: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] MigrateError),
+}
+
+static PLATFORM_MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+
+/// Connects with `search_path` set to `schema`, so every unqualified table name (and the
+/// migrations table) lives in the service's own schema.
+pub async fn connect(settings: &DatabaseSettings, schema: &str) -> Result<PgPool, DbError> {
+    let mut options = PgConnectOptions::from_str(&settings.url)?
+        .application_name(&format!("bakylau-{schema}"))
+        .options([("search_path", schema)]);
+    if let Some(password) = settings
+        .password()
+        .map_err(|e| DbError::Settings(e.to_string()))?
+    {
+        options = options.password(&password);
+    }
+    let pool = PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .min_connections(settings.min_connections)
+        .acquire_timeout(Duration::from_millis(settings.acquire_timeout_ms))
+        .connect_with(options)
+        .await?;
+    Ok(pool)
+}
+
+/// Creates the schema when absent (the local stack and the tests connect as its owner or a
+/// superuser; in Kubernetes the operator creates it) and runs all migrations under sqlx's
+/// advisory lock, so replicas starting together migrate once.
+pub async fn migrate(pool: &PgPool, schema: &str, service: &Migrator) -> Result<(), DbError> {
+    ensure_schema(pool, schema).await?;
+    let mut migrations: Vec<_> = PLATFORM_MIGRATIONS.iter().cloned().collect();
+    migrations.extend(service.iter().cloned());
+    migrations.sort_by_key(|m| m.version);
+    Migrator::with_migrations(migrations).run(pool).await?;
+    Ok(())
+}
+
+async fn ensure_schema(pool: &PgPool, schema: &str) -> Result<(), DbError> {
+    if !schema
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit())
+    {
+        return Err(DbError::Settings(format!("invalid schema name {schema:?}")));
+    }
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+            .bind(schema)
+            .fetch_one(pool)
+            .await?;
+    if !exists {
+        // Two replicas may race here; the loser's error is harmless if the schema exists.
+        let ddl = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(pool).await {
+            let exists: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            )
+            .bind(schema)
+            .fetch_one(pool)
+            .await?;
+            if !exists {
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// True when the database answers.
+pub async fn is_healthy(pool: &PgPool) -> bool {
+    sqlx::query("SELECT 1").execute(pool).await.is_ok()
+}

@@ -1,0 +1,140 @@
+//! gRPC bootstrap shared by every service: `grpc.health.v1` driven by readiness (NOT_SERVING
+//! while Postgres or the broker is lost, and during shutdown), reflection, trace context
+//! from metadata, a server-side time limit, graceful shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgPool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Server;
+use tonic::transport::server::{Router, TcpIncoming};
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+use crate::config::GrpcSettings;
+use crate::health::Readiness;
+use crate::telemetry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GrpcError {
+    #[error("gRPC reflection: {0}")]
+    Reflection(#[from] tonic_reflection::server::Error),
+    #[error("gRPC listen address {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("gRPC server: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// A server router with health and reflection already added; the service adds its own.
+pub fn router(settings: &GrpcSettings) -> Result<(Router, HealthReporter), GrpcError> {
+    let (reporter, health) = tonic_health::server::health_reporter();
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(bakylau_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let router = Server::builder()
+        .timeout(Duration::from_millis(settings.request_timeout_ms))
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .trace_fn(telemetry::grpc_server_span)
+        .add_service(health)
+        .add_service(reflection);
+    Ok((router, reporter))
+}
+
+pub async fn bind(settings: &GrpcSettings) -> Result<TcpListener, GrpcError> {
+    TcpListener::bind(&settings.listen)
+        .await
+        .map_err(|source| GrpcError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })
+}
+
+/// Serves until `shutdown` fires, then finishes the calls in flight.
+pub async fn serve(
+    router: Router,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), GrpcError> {
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    router
+        .serve_with_incoming_shutdown(incoming, shutdown.cancelled_owned())
+        .await?;
+    Ok(())
+}
+
+/// Keeps `grpc.health.v1` in step with readiness: checks Postgres every second and flips
+/// `""` and `service_name` between SERVING and NOT_SERVING.
+pub async fn watch_health(
+    reporter: HealthReporter,
+    service_name: &'static str,
+    readiness: Arc<Readiness>,
+    pool: PgPool,
+    shutdown: CancellationToken,
+) {
+    let mut last = None;
+    loop {
+        let db_up = crate::db::is_healthy(&pool).await;
+        readiness.set("postgres", db_up);
+        let status = if readiness.is_ready() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        if last != Some(status) {
+            reporter.set_service_status("", status).await;
+            reporter.set_service_status(service_name, status).await;
+            if status == ServingStatus::NotServing {
+                tracing::warn!(down = ?readiness.down_links(), "not serving");
+            } else {
+                tracing::info!("serving");
+            }
+            last = Some(status);
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {
+                reporter.set_service_status("", ServingStatus::NotServing).await;
+                reporter.set_service_status(service_name, ServingStatus::NotServing).await;
+                return;
+            }
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// A token cancelled on SIGTERM or SIGINT.
+pub fn shutdown_on_signals(readiness: Arc<Readiness>) -> CancellationToken {
+    let token = CancellationToken::new();
+    let fire = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        let _ = ctrl_c.await;
+                        readiness.begin_shutdown();
+                        fire.cancel();
+                        return;
+                    }
+                };
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested");
+        readiness.begin_shutdown();
+        fire.cancel();
+    });
+    token
+}

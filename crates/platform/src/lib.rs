@@ -1,0 +1,12 @@
+//! What every Bakylau service shares: layered configuration, telemetry, Postgres with the
+//! service's own schema, RabbitMQ (topology, outbox relay, inbox consumer) and the gRPC
+//! bootstrap (health, reflection, shutdown).
+
+pub mod broker;
+pub mod config;
+pub mod db;
+pub mod grpc;
+pub mod health;
+pub mod telemetry;
+
+pub use tokio_util::sync::CancellationToken;

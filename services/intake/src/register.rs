@@ -1,0 +1,246 @@
+//! Registering an appeal: pre-review, signature verification, repeat detection, a gap-free
+//! number, the register row and its event, all in one transaction (reg 5.1, 5.7).
+
+use std::sync::Arc;
+
+use bakylau_calendar::Calendar;
+use bakylau_platform::broker::{OutboxMessage, enqueue};
+use bakylau_signature::TrustStore;
+use chrono::{Duration, Utc};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::domain::registration::{format_number, registration_time, registration_year};
+use crate::domain::similarity::most_similar;
+use crate::domain::validation::{Verdict, pre_review, signature_decline};
+use crate::domain::{AppealStatus, Channel, FieldIssue, NewAppeal};
+use crate::events;
+use crate::settings::IntakeSettings;
+use crate::storage::{self, AppealRecord, NewAttachmentRow};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegisterError {
+    #[error("{}", crate::domain::describe(.0))]
+    Invalid(Vec<FieldIssue>),
+    #[error("request_id was already used for a different appeal")]
+    RequestIdReused,
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+/// The outcome of a registration.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub record: AppealRecord,
+    /// True when this answers a repeat of an earlier request.
+    pub replayed: bool,
+    /// The event written to the outbox (`appeal.registered` or `appeal.declined`).
+    pub event: Option<OutboxMessage>,
+}
+
+/// An appeal that passed pre-review, ready to be numbered.
+pub struct Prepared {
+    appeal: NewAppeal,
+    record: AppealRecord,
+    decline: Vec<FieldIssue>,
+    applicant_key: Option<String>,
+}
+
+pub struct Registrar {
+    pub pool: PgPool,
+    pub settings: Arc<IntakeSettings>,
+    pub calendar: Arc<Calendar>,
+    pub trust: Arc<TrustStore>,
+    pub pseudonym_key: Arc<Vec<u8>>,
+}
+
+impl Registrar {
+    /// The gRPC path: idempotent on `request_id`.
+    pub async fn register(&self, request_id: Option<&str>, request_hash: Option<String>, appeal: NewAppeal) -> Result<Registration, RegisterError> {
+        if let Some(rid) = request_id {
+            let mut conn = self.pool.acquire().await?;
+            if let Some(existing) = storage::get_by_request_id(&mut conn, rid).await? {
+                return replay(existing, request_hash.as_deref());
+            }
+        }
+        let prepared = self.prepare(appeal)?;
+        let mut tx = self.pool.begin().await?;
+        match self.register_in(&mut tx, prepared, request_id, request_hash.clone()).await {
+            Ok(reg) => {
+                tx.commit().await.map_err(RegisterError::Db)?;
+                Ok(reg)
+            }
+            // A concurrent call with the same request_id won: answer with its appeal.
+            Err(RegisterError::Db(e)) if is_unique_violation(&e) && request_id.is_some() => {
+                drop(tx);
+                let mut conn = self.pool.acquire().await?;
+                match storage::get_by_request_id(&mut conn, request_id.unwrap_or_default()).await? {
+                    Some(existing) => replay(existing, request_hash.as_deref()),
+                    None => Err(RegisterError::Db(e)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Pre-review and signature verification: everything that needs no database.
+    pub fn prepare(&self, mut appeal: NewAppeal) -> Result<Prepared, RegisterError> {
+        let verdict = pre_review(&appeal, &self.settings.pre_review).map_err(RegisterError::Invalid)?;
+        let mut decline = match verdict {
+            Verdict::Accept => Vec::new(),
+            Verdict::Decline(reasons) => reasons,
+        };
+        let now = Utc::now();
+        let (signature_status, signature_reason, signer_subject, signer_serial, verified_at) = match &appeal.signature {
+            None => ("absent".to_owned(), String::new(), String::new(), String::new(), None),
+            Some(cms) => {
+                let v = bakylau_signature::verify(cms, Some(appeal.text.as_bytes()), &self.trust, now);
+                if let Some(issue) = signature_decline(v.status) {
+                    decline.push(issue);
+                }
+                let (subject, serial) = v.signer.map(|s| (s.subject, s.serial_number_hex)).unwrap_or_default();
+                (v.status.as_str().to_owned(), v.reason, subject, serial, Some(now))
+            }
+        };
+        let channel = appeal.channel.unwrap_or(Channel::External);
+        let officer = match (&appeal.received_by, channel) {
+            (Some(o), _) if !o.full_name.trim().is_empty() => o.clone(),
+            _ => self.settings.electronic_officer.clone(),
+        };
+        let applicant_key = appeal.applicant.as_ref().map(|a| self.pseudonym(a.identity_number()));
+        let status = if decline.is_empty() { AppealStatus::Registered } else { AppealStatus::Declined };
+        let record = AppealRecord {
+            id: Uuid::now_v7(),
+            registration_number: String::new(),
+            office: self.settings.office.clone(),
+            status: status.as_str().to_owned(),
+            decline_reasons: Json(decline.clone()),
+            kind: appeal.kind.map(|k| k.as_str()).unwrap_or_default().to_owned(),
+            channel: channel.as_str().to_owned(),
+            source: Some(appeal.source.clone()).filter(|s| !s.is_empty()),
+            external_id: Some(appeal.external_id.clone()).filter(|s| !s.is_empty()),
+            language: appeal.language.map(|l| l.as_str()).unwrap_or_default().to_owned(),
+            applicant_type: appeal.applicant.as_ref().map(|a| a.type_name()).unwrap_or("anonymous").to_owned(),
+            applicant_ref: applicant_key.clone(),
+            applicant: appeal.applicant.clone().map(Json),
+            co_signatories: Json(std::mem::take(&mut appeal.co_signatories)),
+            anonymous: appeal.anonymous,
+            corruption_report: appeal.corruption_report,
+            collective: false,
+            repeated_of: None,
+            repeated_of_number: None,
+            addressee: appeal.addressee.clone(),
+            kato: appeal.locality.kato.clone(),
+            region: appeal.locality.region.clone(),
+            district: appeal.locality.district.clone(),
+            rural_district: appeal.locality.rural_district.clone(),
+            lat: appeal.location.map(|p| p.lat),
+            lon: appeal.location.map(|p| p.lon),
+            subject: appeal.subject.clone(),
+            text: appeal.text.clone(),
+            signature_status,
+            signature_reason,
+            signer_subject,
+            signer_serial,
+            signature_verified_at: verified_at,
+            received_at: appeal.received_at.unwrap_or(now),
+            registered_at: now,
+            officer_name: officer.full_name,
+            officer_position: officer.position,
+            request_hash: None,
+        };
+        let mut record = record;
+        record.collective = !record.co_signatories.0.is_empty();
+        Ok(Prepared { appeal, record, decline, applicant_key })
+    }
+
+    /// Numbers and stores a prepared appeal and writes its event to the outbox, inside the
+    /// caller's transaction.
+    pub async fn register_in(&self, conn: &mut PgConnection, prepared: Prepared, request_id: Option<&str>, request_hash: Option<String>) -> Result<Registration, RegisterError> {
+        let Prepared { appeal, mut record, decline, applicant_key } = prepared;
+        record.request_hash = request_hash;
+        // Repeats: named by the registrar, or found by applicant and subject.
+        if !appeal.repeated_of.is_empty() {
+            match storage::id_by_number(conn, &appeal.repeated_of).await? {
+                Some(id) => {
+                    record.repeated_of = Some(id);
+                    record.repeated_of_number = Some(appeal.repeated_of.clone());
+                }
+                None => {
+                    return Err(RegisterError::Invalid(vec![FieldIssue::new(
+                        "repeated_of",
+                        "not_found",
+                        "no appeal with this registration number",
+                    )]));
+                }
+            }
+        } else if let Some(key) = &applicant_key {
+            let since = Utc::now() - Duration::days(i64::from(self.settings.repeat_window_days));
+            let earlier = storage::earlier_of_applicant(conn, key, since).await?;
+            let texts: Vec<String> = earlier.iter().map(|(_, s, t)| format!("{s} {t}")).collect();
+            let current = format!("{} {}", record.subject, record.text);
+            if let Some((i, _)) = most_similar(&current, texts.iter().map(String::as_str), self.settings.repeat_similarity) {
+                record.repeated_of = Some(earlier[i].0);
+            }
+        }
+        if let (Some(id), None) = (record.repeated_of, &record.repeated_of_number) {
+            record.repeated_of_number = storage::get_by_id(conn, id).await?.map(|r| r.registration_number);
+        }
+
+        let registered_at = registration_time(Utc::now(), &self.calendar, &self.settings.office_hours);
+        let year = registration_year(registered_at);
+        let sequence = storage::next_sequence(conn, &self.settings.office, year).await?;
+        record.registration_number = format_number(&self.settings.office, year, sequence);
+        record.registered_at = registered_at;
+        let signature = appeal.signature.as_deref();
+        storage::insert_appeal(conn, &record, year, sequence, signature, request_id).await?;
+        let rows: Vec<NewAttachmentRow> = appeal
+            .attachments
+            .iter()
+            .map(|a| NewAttachmentRow {
+                name: &a.name,
+                media_type: &a.media_type,
+                sha256: hex::encode(Sha256::digest(&a.content)),
+                content: &a.content,
+            })
+            .collect();
+        storage::insert_attachments(conn, record.id, &rows).await?;
+        let event = if decline.is_empty() {
+            events::registered(&record, rows.len())
+        } else {
+            events::declined_after_registration(&record)
+        };
+        enqueue(conn, &event).await?;
+        metrics::counter!("bakylau_appeals_registered_total", "channel" => record.channel.clone(), "status" => record.status.clone()).increment(1);
+        tracing::info!(
+            appeal_id = %record.id,
+            registration_number = %record.registration_number,
+            channel = %record.channel,
+            status = %record.status,
+            "appeal registered"
+        );
+        Ok(Registration { record, replayed: false, event: Some(event) })
+    }
+
+    fn pseudonym(&self, number: &str) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.pseudonym_key).expect("HMAC takes keys of any length");
+        mac.update(number.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+fn replay(existing: AppealRecord, request_hash: Option<&str>) -> Result<Registration, RegisterError> {
+    if let (Some(stored), Some(given)) = (existing.request_hash.as_deref(), request_hash) {
+        if stored != given {
+            return Err(RegisterError::RequestIdReused);
+        }
+    }
+    Ok(Registration { record: existing, replayed: true, event: None })
+}
+
+pub fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
+}

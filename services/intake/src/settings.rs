@@ -1,0 +1,90 @@
+//! Intake's settings: the platform's sections plus the register's policy.
+
+use std::path::PathBuf;
+
+use bakylau_platform::config::{BrokerSettings, DatabaseSettings, GrpcSettings, MetricsSettings};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Officer;
+use crate::domain::registration::OfficeHours;
+use crate::domain::validation::PreReviewPolicy;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub broker: BrokerSettings,
+    pub grpc: GrpcSettings,
+    pub metrics: MetricsSettings,
+    pub intake: IntakeSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database: DatabaseSettings::default(),
+            broker: BrokerSettings::default(),
+            grpc: GrpcSettings::with_listen("127.0.0.1:50051"),
+            metrics: MetricsSettings {
+                listen: "127.0.0.1:9101".into(),
+            },
+            intake: IntakeSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IntakeSettings {
+    /// Prefix of registration numbers (`ALM-2026-000123`).
+    pub office: String,
+    pub office_hours: OfficeHours,
+    pub pre_review: PreReviewPolicy,
+    /// An appeal by the same applicant on a similar subject within this many days is a repeat.
+    pub repeat_window_days: u32,
+    /// Jaccard similarity of word stems above which two appeals are the same subject.
+    pub repeat_similarity: f64,
+    /// Key of the applicant pseudonym (HMAC of the IIN/BIN). Set it from the environment
+    /// or `pseudonym_key_file` in production.
+    pub pseudonym_key: String,
+    pub pseudonym_key_file: Option<PathBuf>,
+    /// PEM files of the trusted root and intermediate CAs for signatures; none means every
+    /// signature is at best `untrusted`.
+    pub trusted_roots: Vec<PathBuf>,
+    /// Shown on the coupon of appeals registered without a human registrar.
+    pub electronic_officer: Officer,
+    /// Working-day calendar folder (`kz-*.toml`); empty uses the calendar built in.
+    pub calendar_dir: Option<PathBuf>,
+    /// Largest inbound AMQP message, in bytes; larger ones are parked.
+    pub max_inbound_bytes: usize,
+}
+
+impl Default for IntakeSettings {
+    fn default() -> Self {
+        Self {
+            office: "ALM".into(),
+            office_hours: OfficeHours::default(),
+            pre_review: PreReviewPolicy::default(),
+            repeat_window_days: 365,
+            repeat_similarity: 0.45,
+            pseudonym_key: "bakylau-development-only-key".into(),
+            pseudonym_key_file: None,
+            trusted_roots: Vec::new(),
+            electronic_officer: Officer {
+                full_name: "Bakylau".into(),
+                position: "electronic registration".into(),
+            },
+            calendar_dir: None,
+            max_inbound_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl IntakeSettings {
+    pub fn pseudonym_key(&self) -> std::io::Result<Vec<u8>> {
+        match &self.pseudonym_key_file {
+            Some(path) => Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec()),
+            None => Ok(self.pseudonym_key.as_bytes().to_vec()),
+        }
+    }
+}

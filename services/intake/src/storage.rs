@@ -1,0 +1,369 @@
+//! Postgres adapter of the register. Thin: SQL in, records out.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use crate::domain::{Applicant, FieldIssue, Signatory};
+
+/// A row of the register.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AppealRecord {
+    pub id: Uuid,
+    pub registration_number: String,
+    pub office: String,
+    pub status: String,
+    pub decline_reasons: Json<Vec<FieldIssue>>,
+    pub kind: String,
+    pub channel: String,
+    pub source: Option<String>,
+    pub external_id: Option<String>,
+    pub language: String,
+    pub applicant_type: String,
+    pub applicant_ref: Option<String>,
+    pub applicant: Option<Json<Applicant>>,
+    pub co_signatories: Json<Vec<Signatory>>,
+    pub anonymous: bool,
+    pub corruption_report: bool,
+    pub collective: bool,
+    pub repeated_of: Option<Uuid>,
+    pub repeated_of_number: Option<String>,
+    pub addressee: String,
+    pub kato: String,
+    pub region: String,
+    pub district: String,
+    pub rural_district: String,
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+    pub subject: String,
+    pub text: String,
+    pub signature_status: String,
+    pub signature_reason: String,
+    pub signer_subject: String,
+    pub signer_serial: String,
+    pub signature_verified_at: Option<DateTime<Utc>>,
+    pub received_at: DateTime<Utc>,
+    pub registered_at: DateTime<Utc>,
+    pub officer_name: String,
+    pub officer_position: String,
+    pub request_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttachmentMeta {
+    pub id: Uuid,
+    pub appeal_id: Uuid,
+    pub name: String,
+    pub media_type: String,
+    pub sha256: String,
+    pub size_bytes: i64,
+}
+
+pub struct NewAttachmentRow<'a> {
+    pub name: &'a str,
+    pub media_type: &'a str,
+    pub sha256: String,
+    pub content: &'a [u8],
+}
+
+const SELECT_APPEAL: &str = "SELECT a.*, r.registration_number AS repeated_of_number \
+     FROM appeals a LEFT JOIN appeals r ON r.id = a.repeated_of";
+
+/// Takes the next number of `office` in `year`. The row lock it holds until commit is what
+/// makes numbers gap-free: a transaction that rolls back gives its number back.
+pub async fn next_sequence(conn: &mut PgConnection, office: &str, year: i32) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "INSERT INTO registration_counters (office, year, last) VALUES ($1, $2, 1) \
+         ON CONFLICT (office, year) DO UPDATE SET last = registration_counters.last + 1 \
+         RETURNING last",
+    )
+    .bind(office)
+    .bind(year)
+    .fetch_one(conn)
+    .await
+}
+
+pub async fn insert_appeal(conn: &mut PgConnection, a: &AppealRecord, reg_year: i32, reg_seq: i64, signature: Option<&[u8]>, request_id: Option<&str>) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO appeals (id, registration_number, office, reg_year, reg_seq, status, decline_reasons, kind, channel, \
+         source, external_id, language, applicant_type, applicant_ref, applicant, co_signatories, anonymous, \
+         corruption_report, collective, repeated_of, addressee, kato, region, district, rural_district, lat, lon, \
+         subject, text, signature, signature_status, signature_reason, signer_subject, signer_serial, \
+         signature_verified_at, received_at, registered_at, officer_name, officer_position, request_id, request_hash) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$25,$26,$27,\
+         $28,$29,$30,$31,$32,$33,$34,$35,$36,$37,$38,$39,$40,$41)",
+    )
+    .bind(a.id)
+    .bind(&a.registration_number)
+    .bind(&a.office)
+    .bind(reg_year)
+    .bind(reg_seq)
+    .bind(&a.status)
+    .bind(&a.decline_reasons)
+    .bind(&a.kind)
+    .bind(&a.channel)
+    .bind(&a.source)
+    .bind(&a.external_id)
+    .bind(&a.language)
+    .bind(&a.applicant_type)
+    .bind(&a.applicant_ref)
+    .bind(&a.applicant)
+    .bind(&a.co_signatories)
+    .bind(a.anonymous)
+    .bind(a.corruption_report)
+    .bind(a.collective)
+    .bind(a.repeated_of)
+    .bind(&a.addressee)
+    .bind(&a.kato)
+    .bind(&a.region)
+    .bind(&a.district)
+    .bind(&a.rural_district)
+    .bind(a.lat)
+    .bind(a.lon)
+    .bind(&a.subject)
+    .bind(&a.text)
+    .bind(signature)
+    .bind(&a.signature_status)
+    .bind(&a.signature_reason)
+    .bind(&a.signer_subject)
+    .bind(&a.signer_serial)
+    .bind(a.signature_verified_at)
+    .bind(a.received_at)
+    .bind(a.registered_at)
+    .bind(&a.officer_name)
+    .bind(&a.officer_position)
+    .bind(request_id)
+    .bind(&a.request_hash)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn insert_attachments(conn: &mut PgConnection, appeal_id: Uuid, rows: &[NewAttachmentRow<'_>]) -> Result<(), sqlx::Error> {
+    for (position, row) in rows.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO attachments (id, appeal_id, position, name, media_type, sha256, size_bytes, content) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(Uuid::now_v7())
+        .bind(appeal_id)
+        .bind(position as i32)
+        .bind(row.name)
+        .bind(row.media_type)
+        .bind(&row.sha256)
+        .bind(row.content.len() as i64)
+        .bind(row.content)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn get_by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<AppealRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_APPEAL} WHERE a.id = $1")))
+        .bind(id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn get_by_number(conn: &mut PgConnection, number: &str) -> Result<Option<AppealRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_APPEAL} WHERE a.registration_number = $1")))
+        .bind(number)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn get_by_request_id(conn: &mut PgConnection, request_id: &str) -> Result<Option<AppealRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_APPEAL} WHERE a.request_id = $1")))
+        .bind(request_id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn id_by_number(conn: &mut PgConnection, number: &str) -> Result<Option<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT id FROM appeals WHERE registration_number = $1")
+        .bind(number)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Earlier appeals of the same applicant since `since`, newest first, for repeat detection.
+pub async fn earlier_of_applicant(conn: &mut PgConnection, applicant_ref: &str, since: DateTime<Utc>) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, subject, text FROM appeals WHERE applicant_ref = $1 AND registered_at >= $2 \
+         AND status = 'registered' ORDER BY registered_at DESC LIMIT 50",
+    )
+    .bind(applicant_ref)
+    .bind(since)
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn attachments_of(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<AttachmentMeta>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, appeal_id, name, media_type, sha256, size_bytes FROM attachments \
+         WHERE appeal_id = ANY($1) ORDER BY appeal_id, position",
+    )
+    .bind(ids)
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct AppealFilter {
+    pub registered_from: Option<DateTime<Utc>>,
+    pub registered_to: Option<DateTime<Utc>>,
+    pub kind: Option<String>,
+    pub channel: Option<String>,
+    pub status: Option<String>,
+    pub district: Option<String>,
+    /// Keyset cursor: the last row of the previous page.
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: i64,
+}
+
+pub async fn list(pool: &PgPool, f: &AppealFilter) -> Result<Vec<AppealRecord>, sqlx::Error> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(SELECT_APPEAL);
+    q.push(" WHERE TRUE");
+    if let Some(t) = f.registered_from {
+        q.push(" AND a.registered_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.registered_to {
+        q.push(" AND a.registered_at < ").push_bind(t);
+    }
+    if let Some(k) = &f.kind {
+        q.push(" AND a.kind = ").push_bind(k.clone());
+    }
+    if let Some(c) = &f.channel {
+        q.push(" AND a.channel = ").push_bind(c.clone());
+    }
+    if let Some(s) = &f.status {
+        q.push(" AND a.status = ").push_bind(s.clone());
+    }
+    if let Some(d) = &f.district {
+        q.push(" AND a.district = ").push_bind(d.clone());
+    }
+    if let Some((t, id)) = f.after {
+        q.push(" AND (a.registered_at, a.id) > (").push_bind(t).push(", ").push_bind(id).push(")");
+    }
+    q.push(" ORDER BY a.registered_at, a.id LIMIT ").push_bind(f.limit);
+    q.build_query_as().fetch_all(pool).await
+}
+
+/// The answer a repeated external submission gets again.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ExternalOutcome {
+    pub appeal_id: Option<Uuid>,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub event_payload: Vec<u8>,
+    pub reply_type: String,
+    pub reply_payload: Vec<u8>,
+}
+
+pub async fn external_outcome(conn: &mut PgConnection, source: &str, external_id: &str) -> Result<Option<ExternalOutcome>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE external_submissions SET deliveries = deliveries + 1 WHERE source = $1 AND external_id = $2 \
+         RETURNING appeal_id, event_id, event_type, event_payload, reply_type, reply_payload",
+    )
+    .bind(source)
+    .bind(external_id)
+    .fetch_optional(conn)
+    .await
+}
+
+pub async fn record_external_outcome(conn: &mut PgConnection, source: &str, external_id: &str, o: &ExternalOutcome) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO external_submissions (source, external_id, appeal_id, event_id, event_type, event_payload, \
+         reply_type, reply_payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(source)
+    .bind(external_id)
+    .bind(o.appeal_id)
+    .bind(o.event_id)
+    .bind(&o.event_type)
+    .bind(&o.event_payload)
+    .bind(&o.reply_type)
+    .bind(&o.reply_payload)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsultationRecord {
+    pub id: Uuid,
+    pub channel: String,
+    pub person_name: String,
+    pub person_phone: String,
+    pub language: String,
+    pub topic: String,
+    pub question: String,
+    pub answer: String,
+    pub officer_name: String,
+    pub officer_position: String,
+    pub given_at: DateTime<Utc>,
+    pub duration_minutes: i32,
+    pub district: String,
+}
+
+/// Inserts, or returns the consultation already recorded under `request_id`.
+pub async fn insert_consultation(pool: &PgPool, c: &ConsultationRecord, request_id: Option<&str>) -> Result<ConsultationRecord, sqlx::Error> {
+    let inserted: Option<ConsultationRecord> = sqlx::query_as(
+        "INSERT INTO consultations (id, request_id, channel, person_name, person_phone, language, topic, question, \
+         answer, officer_name, officer_position, given_at, duration_minutes, district) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) ON CONFLICT (request_id) DO NOTHING RETURNING *",
+    )
+    .bind(c.id)
+    .bind(request_id)
+    .bind(&c.channel)
+    .bind(&c.person_name)
+    .bind(&c.person_phone)
+    .bind(&c.language)
+    .bind(&c.topic)
+    .bind(&c.question)
+    .bind(&c.answer)
+    .bind(&c.officer_name)
+    .bind(&c.officer_position)
+    .bind(c.given_at)
+    .bind(c.duration_minutes)
+    .bind(&c.district)
+    .fetch_optional(pool)
+    .await?;
+    match inserted {
+        Some(r) => Ok(r),
+        None => sqlx::query_as("SELECT * FROM consultations WHERE request_id = $1").bind(request_id).fetch_one(pool).await,
+    }
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ConsultationFilter {
+    pub given_from: Option<DateTime<Utc>>,
+    pub given_to: Option<DateTime<Utc>>,
+    pub topic: Option<String>,
+    pub officer_name: Option<String>,
+    pub after: Option<(DateTime<Utc>, Uuid)>,
+    pub limit: i64,
+}
+
+pub async fn list_consultations(pool: &PgPool, f: &ConsultationFilter) -> Result<Vec<ConsultationRecord>, sqlx::Error> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM consultations WHERE TRUE");
+    if let Some(t) = f.given_from {
+        q.push(" AND given_at >= ").push_bind(t);
+    }
+    if let Some(t) = f.given_to {
+        q.push(" AND given_at < ").push_bind(t);
+    }
+    if let Some(t) = &f.topic {
+        q.push(" AND topic = ").push_bind(t.clone());
+    }
+    if let Some(o) = &f.officer_name {
+        q.push(" AND officer_name = ").push_bind(o.clone());
+    }
+    if let Some((t, id)) = f.after {
+        q.push(" AND (given_at, id) > (").push_bind(t).push(", ").push_bind(id).push(")");
+    }
+    q.push(" ORDER BY given_at, id LIMIT ").push_bind(f.limit);
+    q.build_query_as().fetch_all(pool).await
+}
