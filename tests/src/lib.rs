@@ -1,1 +1,164 @@
+//! Test support shared by the services' integration tests and the end-to-end suite. Each
+//! test gets its own Postgres database and RabbitMQ vhost on the machine's real servers,
+//! so tests run in parallel without seeing each other.
 
+use std::process::Command;
+use std::time::Duration;
+
+use futures::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use lapin::{Connection, ConnectionProperties};
+use prost::Message as _;
+use sqlx::Connection as _;
+
+pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A database and a vhost that exist for one test and are dropped after it.
+pub struct TestEnv {
+    pub name: String,
+    pub database_url: String,
+    pub amqp_url: String,
+    vhost: String,
+}
+
+impl TestEnv {
+    pub async fn new() -> anyhow::Result<Self> {
+        let name = format!("bakylau_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = sqlx::PgConnection::connect(PG_ADMIN_URL).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await?;
+        rabbitmqctl(&["add_vhost", &name])?;
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"])?;
+        Ok(Self {
+            database_url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            amqp_url: format!("amqp://guest:guest@127.0.0.1:5672/{name}"),
+            vhost: name.clone(),
+            name,
+        })
+    }
+
+    pub async fn amqp(&self) -> anyhow::Result<Connection> {
+        Ok(Connection::connect(&self.amqp_url, ConnectionProperties::default()).await?)
+    }
+
+    /// A queue bound to `bakylau.events` (declared here if needed) with `keys`, to watch
+    /// what a service publishes.
+    pub async fn event_tap(&self, keys: &[&str]) -> anyhow::Result<EventTap> {
+        let conn = self.amqp().await?;
+        let ch = conn.create_channel().await?;
+        let mut args = FieldTable::default();
+        args.insert("alternate-exchange".into(), lapin::types::AMQPValue::LongString("bakylau.unrouted".into()));
+        ch.exchange_declare("bakylau.unrouted".into(), lapin::ExchangeKind::Fanout, lapin::options::ExchangeDeclareOptions { durable: true, ..Default::default() }, FieldTable::default()).await?;
+        ch.exchange_declare("bakylau.events".into(), lapin::ExchangeKind::Topic, lapin::options::ExchangeDeclareOptions { durable: true, ..Default::default() }, args).await?;
+        let queue = format!("test.tap.{}", uuid::Uuid::new_v4().simple());
+        ch.queue_declare(queue.as_str().into(), QueueDeclareOptions { durable: true, ..Default::default() }, FieldTable::default()).await?;
+        for key in keys {
+            ch.queue_bind(queue.as_str().into(), "bakylau.events".into(), (*key).into(), QueueBindOptions::default(), FieldTable::default()).await?;
+        }
+        let consumer = ch.basic_consume(queue.as_str().into(), "tap".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+        Ok(EventTap { _conn: conn, consumer })
+    }
+
+    /// Creates the schema-less database's service role setup the way the local stack does:
+    /// nothing to do for tests, which connect as the superuser.
+    pub fn service_database_url(&self) -> &str {
+        &self.database_url
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-q", "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .output();
+        let _ = rabbitmqctl(&["delete_vhost", &self.vhost]);
+    }
+}
+
+pub fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("rabbitmqctl").args(args).output()?;
+    if !out.status.success() {
+        anyhow::bail!("rabbitmqctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A decoded event seen on `bakylau.events`.
+#[derive(Debug, Clone)]
+pub struct SeenEvent {
+    pub message_id: String,
+    pub envelope: bakylau_proto::events::v1::Envelope,
+}
+
+pub struct EventTap {
+    _conn: Connection,
+    consumer: lapin::Consumer,
+}
+
+impl EventTap {
+    /// The next event within `timeout`, or `None`.
+    pub async fn next(&mut self, timeout: Duration) -> Option<SeenEvent> {
+        let delivery = tokio::time::timeout(timeout, self.consumer.next()).await.ok()??.ok()?;
+        delivery.ack(BasicAckOptions::default()).await.ok()?;
+        let envelope = bakylau_proto::events::v1::Envelope::decode(delivery.data.as_slice()).ok()?;
+        Some(SeenEvent {
+            message_id: delivery.properties.message_id().as_ref().map(|m| m.as_str().to_owned()).unwrap_or_default(),
+            envelope,
+        })
+    }
+
+    /// Collects events until `n` arrived or `timeout` passed without one.
+    pub async fn collect(&mut self, n: usize, idle_timeout: Duration) -> Vec<SeenEvent> {
+        let mut seen = Vec::new();
+        while seen.len() < n {
+            match self.next(idle_timeout).await {
+                Some(e) => seen.push(e),
+                None => break,
+            }
+        }
+        seen
+    }
+}
+
+/// Waits until `f` returns true, polling every 100 ms, for at most `timeout`.
+pub async fn eventually<F, Fut>(timeout: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if f().await {
+            return true;
+        }
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A valid IIN for tests, from a serial number.
+pub fn test_iin(serial: u32) -> String {
+    // Born 1 Jan 1990, male; search serials whose check digit exists.
+    let mut s = serial;
+    loop {
+        let first11 = format!("9001013{:04}", s % 10_000);
+        let d: Vec<u32> = first11.bytes().map(|b| u32::from(b - b'0')).collect();
+        let w1: u32 = d.iter().enumerate().map(|(i, v)| v * (i as u32 + 1)).sum::<u32>() % 11;
+        let check = if w1 != 10 {
+            Some(w1)
+        } else {
+            let w2 = [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2];
+            let c = d.iter().zip(w2).map(|(v, w)| v * w).sum::<u32>() % 11;
+            (c != 10).then_some(c)
+        };
+        if let Some(c) = check {
+            return format!("{first11}{c}");
+        }
+        s += 1;
+    }
+}

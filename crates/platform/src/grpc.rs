@@ -31,8 +31,19 @@ pub enum GrpcError {
 }
 
 /// A server router with health and reflection already added; the service adds its own.
-pub fn router(settings: &GrpcSettings) -> Result<(Router, HealthReporter), GrpcError> {
+/// Health starts NOT_SERVING (tonic-health would report `""` as serving) until
+/// `watch_health` has seen every dependency up.
+pub async fn router(
+    settings: &GrpcSettings,
+    service_name: &'static str,
+) -> Result<(Router, HealthReporter), GrpcError> {
     let (reporter, health) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("", ServingStatus::NotServing)
+        .await;
+    reporter
+        .set_service_status(service_name, ServingStatus::NotServing)
+        .await;
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(bakylau_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

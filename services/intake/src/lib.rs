@@ -66,7 +66,7 @@ pub async fn run(settings: settings::Settings, listener: tokio::net::TcpListener
     let relay_task = tokio::spawn(relay.run(shutdown.clone()));
     let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
 
-    let (router, reporter) = grpc::router(&settings.grpc)?;
+    let (router, reporter) = grpc::router(&settings.grpc, bakylau_proto::service_names::INTAKE).await?;
     let health_task = tokio::spawn(grpc::watch_health(reporter, bakylau_proto::service_names::INTAKE, readiness.clone(), pool.clone(), shutdown.clone()));
     let api = IntakeServiceServer::new(api::IntakeApi { registrar })
         .max_decoding_message_size(settings.grpc.max_message_bytes)

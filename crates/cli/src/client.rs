@@ -1,0 +1,103 @@
+//! Connections to the services. Each service gets one function here as its subcommands
+//! are added (intake now; routing, control, reception, reporting later).
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use anyhow::Result;
+use bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::{Unreachable, usage};
+
+/// Appeals carry attachments up to 25 MB in all; leave room for encoding overhead.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Deadline of one call; the server sees it and stops work past it.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
+pub type Intake = IntakeServiceClient<Channel>;
+
+pub async fn intake(addr: &str) -> Result<Intake> {
+    let channel = connect("intake", addr).await?;
+    Ok(IntakeServiceClient::new(channel)
+        .max_decoding_message_size(MAX_MESSAGE_BYTES)
+        .max_encoding_message_size(MAX_MESSAGE_BYTES))
+}
+
+async fn connect(service: &'static str, addr: &str) -> Result<Channel> {
+    let uri = normalize_addr(addr);
+    let endpoint = Endpoint::from_shared(uri.clone())
+        .map_err(|_| {
+            usage(format!(
+                "--{service}: {addr:?} is not an address like http://127.0.0.1:50051"
+            ))
+        })?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(CALL_TIMEOUT);
+    endpoint.connect().await.map_err(|e| {
+        Unreachable {
+            service,
+            addr: uri,
+            detail: connect_failure(&e),
+        }
+        .into()
+    })
+}
+
+/// `127.0.0.1:50051` → `http://127.0.0.1:50051`; an address with a scheme is kept.
+pub fn normalize_addr(addr: &str) -> String {
+    let addr = addr.trim().trim_end_matches('/');
+    if addr.contains("://") {
+        addr.to_owned()
+    } else {
+        format!("http://{addr}")
+    }
+}
+
+/// The innermost cause of a failed connect, in plain words where we know it.
+fn connect_failure(e: &tonic::transport::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    let mut last = e.to_string();
+    while let Some(next) = cause.source() {
+        if let Some(io) = next.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused".into(),
+                std::io::ErrorKind::TimedOut => return "timed out".into(),
+                _ => {}
+            }
+        }
+        last = next.to_string();
+        cause = next;
+    }
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_get_a_scheme() {
+        assert_eq!(normalize_addr("127.0.0.1:50051"), "http://127.0.0.1:50051");
+        assert_eq!(
+            normalize_addr("http://intake:50051/"),
+            "http://intake:50051"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_closed_port_is_reported_as_unreachable() {
+        // Bind and drop a listener to find a port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let err = intake(&addr).await.unwrap_err();
+        let u = err.downcast_ref::<Unreachable>().expect("unreachable");
+        assert_eq!(u.addr, format!("http://127.0.0.1:{port}"));
+        assert_eq!(u.detail, "connection refused");
+    }
+}

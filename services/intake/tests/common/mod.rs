@@ -1,0 +1,110 @@
+//! Starts intake in-process against a fresh database and vhost, serving real gRPC on a
+//! loopback port.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bakylau_intake::settings::Settings;
+use bakylau_platform::CancellationToken;
+use bakylau_platform::health::Readiness;
+use bakylau_proto::intake::v1 as pb;
+use bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use bakylau_testkit::TestEnv;
+use tonic::transport::Channel;
+
+pub struct Running {
+    pub env: TestEnv,
+    pub addr: String,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    pub async fn client(&self) -> IntakeServiceClient<Channel> {
+        IntakeServiceClient::connect(self.addr.clone()).await.expect("connect to intake")
+    }
+
+    pub async fn pool(&self) -> sqlx::PgPool {
+        sqlx::postgres::PgPoolOptions::new()
+            .max_connections(2)
+            .connect(&format!("{}?options=-csearch_path%3Dintake", self.env.database_url))
+            .await
+            .expect("connect to test database")
+    }
+
+    pub async fn stop(self) -> TestEnv {
+        self.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+        self.env
+    }
+}
+
+pub fn settings_for(env: &TestEnv) -> Settings {
+    let mut s = Settings::default();
+    s.database.url = env.database_url.clone();
+    s.broker.url = env.amqp_url.clone();
+    s.broker.retry_delays_ms = vec![200, 400];
+    s.metrics.listen = String::new();
+    s.grpc.max_message_bytes = 4 * 1024 * 1024;
+    s
+}
+
+pub async fn start() -> Running {
+    let env = TestEnv::new().await.expect("test database and vhost");
+    let settings = settings_for(&env);
+    start_with(env, settings).await
+}
+
+pub async fn start_with(env: TestEnv, settings: Settings) -> Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(bakylau_intake::run(settings, listener, shutdown.clone(), Arc::new(Readiness::new())));
+    wait_serving(&addr).await;
+    Running { env, addr, shutdown, task }
+}
+
+pub async fn wait_serving(addr: &str) {
+    use tonic_health::pb::health_client::HealthClient;
+    let ok = bakylau_testkit::eventually(Duration::from_secs(30), || async {
+        let Ok(ch) = channel(addr).await else { return false };
+        let mut c = HealthClient::new(ch);
+        c.check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+            .await
+            .is_ok_and(|r| r.into_inner().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
+    })
+    .await;
+    assert!(ok, "intake did not become SERVING");
+}
+
+pub fn individual(serial: u32) -> pb::Applicant {
+    pb::Applicant {
+        party: Some(pb::applicant::Party::Individual(pb::Individual {
+            iin: bakylau_testkit::test_iin(serial),
+            full_name: "Сапарова Айгерім".into(),
+            phone: "+77015550000".into(),
+            email: String::new(),
+            address: "Талгар қ., Абай к-сі 1".into(),
+        })),
+    }
+}
+
+pub fn request(serial: u32, text: &str) -> pb::RegisterAppealRequest {
+    pb::RegisterAppealRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        kind: pb::AppealKind::Application as i32,
+        channel: pb::Channel::PaperInPerson as i32,
+        language: pb::Language::Ru as i32,
+        applicant: Some(individual(serial)),
+        locality: Some(pb::Locality { kato: String::new(), region: "Алматинская".into(), district: "talgar".into(), rural_district: String::new() }),
+        subject: "Дорога".into(),
+        text: text.into(),
+        received_by: Some(pb::Officer { full_name: "Registrar One".into(), position: "chief specialist".into() }),
+        ..Default::default()
+    }
+}
+
+pub async fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
+    tonic::transport::Endpoint::from_shared(addr.to_owned())?.connect().await
+}
