@@ -1,1 +1,110 @@
-fn main(){}
+//! `bakylau`: the command line of the Appeals Review Control Department. This file only
+//! parses the command line and hands over to the command's module.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+mod appeal;
+mod client;
+mod consultation;
+mod error;
+mod input;
+mod localtime;
+mod output;
+mod vocab;
+
+/// Bakylau: register citizens' and companies' appeals, look them up, log consultations.
+#[derive(Parser, Debug)]
+#[command(name = "bakylau", version, propagate_version = true)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Options every command takes.
+#[derive(Args, Debug)]
+pub struct Global {
+    /// Address of the intake service
+    #[arg(
+        long,
+        global = true,
+        env = "BAKYLAU_INTAKE_ADDR",
+        default_value = "http://127.0.0.1:50051",
+        value_name = "ADDR"
+    )]
+    pub intake: String,
+    /// Print readable text or JSON
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub output: output::OutputFormat,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Appeals: register one and print its coupon, show one, list them
+    #[command(subcommand)]
+    Appeal(appeal::AppealCommand),
+    /// Consultations: record help given to a person, list them
+    #[command(subcommand)]
+    Consultation(consultation::ConsultationCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return error::exit(Err(e.into())),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Appeal(cmd) => appeal::run(cmd, &cli.global).await,
+            Command::Consultation(cmd) => consultation::run(cmd, &cli.global).await,
+        }
+    });
+    error::exit(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_command_has_a_one_line_help() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            for sub in cmd.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                assert!(!about.is_empty(), "{name} has no help");
+                assert!(!about.contains('\n'), "{name}: help is one line");
+                for arg in sub.get_arguments() {
+                    let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                    assert!(!help.is_empty(), "{name} {} has no help", arg.get_id());
+                }
+                walk(sub, &name);
+            }
+        }
+        walk(&Cli::command(), "bakylau");
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "bakylau", "appeal", "show", "ALM-2026-000001", "--output", "json", "--intake",
+            "http://intake:50051",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.output, output::OutputFormat::Json);
+        assert_eq!(cli.global.intake, "http://intake:50051");
+    }
+}

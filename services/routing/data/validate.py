@@ -172,8 +172,12 @@ for r in rules:
         err(f"rule {rid}: action must be 'redirect' exactly for excluded categories")
     if is_excl and cat in leaves and leaves[cat].get("redirect_to") != r["lead"]:
         err(f"rule {rid}: lead differs from the taxonomy redirect_to")
-    if r["lead"] != SPECIAL and cat != "excluded" and not covers(r["lead"], cat):
+    if r["lead"] != SPECIAL and not covers(r["lead"], cat):
         err(f"rule {rid}: lead {r['lead']} has no competence for {cat}")
+    if r["lead"] == SPECIAL:
+        for b in bodies.values():
+            if b["kind"] in ("district_akimat", "city_akimat") and not covers(b["code"], cat):
+                err(f"rule {rid}: {b['code']} (district_akimat_of_locality) has no competence for {cat}")
 
 
 def superset(a, b):

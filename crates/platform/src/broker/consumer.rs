@@ -14,7 +14,6 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
-use sha2::Digest;
 use sqlx::PgConnection;
 use sqlx::postgres::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -30,7 +29,8 @@ use crate::telemetry;
 /// A received message, as handlers see it.
 #[derive(Debug, Clone)]
 pub struct IncomingMessage {
-    /// AMQP `message_id`, or the SHA-256 of the body when the sender set none.
+    /// AMQP `message_id`; a fresh id when the sender set none (such a message is not
+    /// deduplicated here: its handler must be idempotent on its own business key).
     pub message_id: String,
     /// Event or message type: the AMQP `type`, else the original routing key.
     pub message_type: String,
@@ -58,7 +58,7 @@ impl IncomingMessage {
             .as_ref()
             .map(|m| m.as_str().to_owned())
             .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| hex::encode(sha2::Sha256::digest(&d.data)));
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         Self {
             message_id,
             message_type: props

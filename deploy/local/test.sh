@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: unit, property, integration and end-to-end, against the real
+# PostgreSQL and RabbitMQ on this machine (started, or installed then started, if needed).
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO"
+ensure_postgres
+ensure_rabbitmq
+# The broker-restart and crash tests stop and start RabbitMQ and kill services: test
+# binaries run one after another (cargo's default), tests inside one binary in parallel.
+cargo test --workspace --locked "$@"
