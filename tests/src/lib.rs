@@ -58,7 +58,15 @@ impl TestEnv {
             ch.queue_bind(queue.as_str().into(), "bakylau.events".into(), (*key).into(), QueueBindOptions::default(), FieldTable::default()).await?;
         }
         let consumer = ch.basic_consume(queue.as_str().into(), "tap".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
-        Ok(EventTap { _conn: conn, consumer })
+        Ok(EventTap { _conn: conn, consumer, queue })
+    }
+
+    /// Consumes an existing tap queue again on a new connection (after a broker restart).
+    pub async fn reopen_tap(&self, queue: &str) -> anyhow::Result<EventTap> {
+        let conn = self.amqp().await?;
+        let ch = conn.create_channel().await?;
+        let consumer = ch.basic_consume(queue.into(), "tap".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+        Ok(EventTap { _conn: conn, consumer, queue: queue.to_owned() })
     }
 
     /// Creates the schema-less database's service role setup the way the local stack does:
@@ -96,6 +104,7 @@ pub struct SeenEvent {
 pub struct EventTap {
     _conn: Connection,
     consumer: lapin::Consumer,
+    pub queue: String,
 }
 
 impl EventTap {

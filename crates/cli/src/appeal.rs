@@ -88,10 +88,20 @@ pub struct SubmitArgs {
     #[arg(long, help_heading = "Where")]
     pub kato: Option<String>,
     /// Latitude of the place, e.g. 43.25 (give --lon too)
-    #[arg(long, help_heading = "Where", requires = "lon", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        help_heading = "Where",
+        requires = "lon",
+        allow_negative_numbers = true
+    )]
     pub lat: Option<f64>,
     /// Longitude of the place, e.g. 76.95 (give --lat too)
-    #[arg(long, help_heading = "Where", requires = "lat", allow_negative_numbers = true)]
+    #[arg(
+        long,
+        help_heading = "Where",
+        requires = "lat",
+        allow_negative_numbers = true
+    )]
     pub lon: Option<f64>,
 
     /// Short subject line
@@ -430,8 +440,7 @@ async fn list(args: ListArgs, g: &Global) -> Result<()> {
     let next = loop {
         let page = intake.list_appeals(req.clone()).await?.into_inner();
         appeals.extend(page.appeals);
-        if !args.all || page.next_page_token.is_empty() || page.next_page_token == req.page_token
-        {
+        if !args.all || page.next_page_token.is_empty() || page.next_page_token == req.page_token {
             break page.next_page_token;
         }
         req.page_token = page.next_page_token;
@@ -479,9 +488,24 @@ mod tests {
         let req = build(
             Default::default(),
             &[
-                "--kind", "complaint", "--iin", "900101300123", "--name", "Асанов Асан",
-                "--phone", "+77010000000", "--district", "Медеуский", "--lat", "43.25",
-                "--lon", "76.95", "--text", "Нет отопления", "--officer-name", "Серикова Д.",
+                "--kind",
+                "complaint",
+                "--iin",
+                "900101300123",
+                "--name",
+                "Асанов Асан",
+                "--phone",
+                "+77010000000",
+                "--district",
+                "Медеуский",
+                "--lat",
+                "43.25",
+                "--lon",
+                "76.95",
+                "--text",
+                "Нет отопления",
+                "--officer-name",
+                "Серикова Д.",
             ],
         );
         assert_eq!(req.kind, pb::AppealKind::Complaint as i32);
@@ -495,7 +519,13 @@ mod tests {
             ("900101300123", "Асанов Асан", "+77010000000")
         );
         assert_eq!(req.locality.unwrap().district, "Медеуский");
-        assert_eq!(req.location, Some(pb::GeoPoint { lat: 43.25, lon: 76.95 }));
+        assert_eq!(
+            req.location,
+            Some(pb::GeoPoint {
+                lat: 43.25,
+                lon: 76.95
+            })
+        );
         assert_eq!(req.text, "Нет отопления");
         assert_eq!(req.received_by.unwrap().full_name, "Серикова Д.");
         assert!(Uuid::parse_str(&req.request_id).is_ok());
@@ -503,8 +533,14 @@ mod tests {
 
     #[test]
     fn an_explicit_request_id_is_kept_so_retries_are_idempotent() {
-        let a = build(Default::default(), &["--kind", "request", "--request-id", "r-42"]);
-        let b = build(Default::default(), &["--kind", "request", "--request-id", "r-42"]);
+        let a = build(
+            Default::default(),
+            &["--kind", "request", "--request-id", "r-42"],
+        );
+        let b = build(
+            Default::default(),
+            &["--kind", "request", "--request-id", "r-42"],
+        );
         assert_eq!(a.request_id, "r-42");
         assert_eq!(a, b);
         let c = build(Default::default(), &["--kind", "request"]);
@@ -528,28 +564,57 @@ mod tests {
         };
         let req = build_request(
             file.clone(),
-            &submit_args(&["--file", "x.json", "--kind", "proposal", "--district", "Медеуский", "--name", "B"]),
+            &submit_args(&[
+                "--file",
+                "x.json",
+                "--kind",
+                "proposal",
+                "--district",
+                "Медеуский",
+                "--name",
+                "B",
+            ]),
             &env,
         )
         .unwrap();
         assert_eq!(req.kind, pb::AppealKind::Proposal as i32);
-        assert_eq!(req.channel, pb::Channel::PaperPost as i32, "kept from the file");
+        assert_eq!(
+            req.channel,
+            pb::Channel::PaperPost as i32,
+            "kept from the file"
+        );
         assert_eq!(req.language, pb::Language::Kk as i32, "kept from the file");
         assert_eq!(req.request_id, "f-1");
         let l = req.locality.unwrap();
-        assert_eq!((l.district.as_str(), l.region.as_str()), ("Медеуский", "Алматы"));
+        assert_eq!(
+            (l.district.as_str(), l.region.as_str()),
+            ("Медеуский", "Алматы")
+        );
         let Some(Party::Individual(i)) = req.applicant.unwrap().party else {
             panic!("a person expected");
         };
-        assert_eq!((i.iin.as_str(), i.full_name.as_str()), ("900101300123", "B"));
+        assert_eq!(
+            (i.iin.as_str(), i.full_name.as_str()),
+            ("900101300123", "B")
+        );
         assert_eq!(req.text, "from file");
         // The file's officer wins over the environment; a flag wins over both.
         let o = req.received_by.unwrap();
-        assert_eq!((o.full_name.as_str(), o.position.as_str()), ("File Officer", "clerk"));
-        let req = build_request(file, &submit_args(&["--file", "x.json", "--officer-name", "Flag"]), &env)
-            .unwrap();
+        assert_eq!(
+            (o.full_name.as_str(), o.position.as_str()),
+            ("File Officer", "clerk")
+        );
+        let req = build_request(
+            file,
+            &submit_args(&["--file", "x.json", "--officer-name", "Flag"]),
+            &env,
+        )
+        .unwrap();
         let o = req.received_by.unwrap();
-        assert_eq!((o.full_name.as_str(), o.position.as_str()), ("Flag", "clerk"));
+        assert_eq!(
+            (o.full_name.as_str(), o.position.as_str()),
+            ("Flag", "clerk")
+        );
     }
 
     #[test]
@@ -558,9 +623,17 @@ mod tests {
             name: Some("Env Officer".into()),
             position: Some("registrar".into()),
         };
-        let req = build_request(Default::default(), &submit_args(&["--kind", "report"]), &env).unwrap();
+        let req = build_request(
+            Default::default(),
+            &submit_args(&["--kind", "report"]),
+            &env,
+        )
+        .unwrap();
         let o = req.received_by.unwrap();
-        assert_eq!((o.full_name.as_str(), o.position.as_str()), ("Env Officer", "registrar"));
+        assert_eq!(
+            (o.full_name.as_str(), o.position.as_str()),
+            ("Env Officer", "registrar")
+        );
         let req = build(Default::default(), &["--kind", "report"]);
         assert_eq!(req.received_by, None);
     }
@@ -570,22 +643,40 @@ mod tests {
         let req = build(
             Default::default(),
             &[
-                "--kind", "request", "--bin", "123456789012", "--org-name", "ТОО Пример",
-                "--rep-name", "Ким В.", "--rep-iin", "800101300456", "--email", "info@example.kz",
+                "--kind",
+                "request",
+                "--bin",
+                "123456789012",
+                "--org-name",
+                "ТОО Пример",
+                "--rep-name",
+                "Ким В.",
+                "--rep-iin",
+                "800101300456",
+                "--email",
+                "info@example.kz",
             ],
         );
         let Some(Party::LegalEntity(e)) = req.applicant.unwrap().party else {
             panic!("a company expected");
         };
-        assert_eq!((e.bin.as_str(), e.name.as_str()), ("123456789012", "ТОО Пример"));
+        assert_eq!(
+            (e.bin.as_str(), e.name.as_str()),
+            ("123456789012", "ТОО Пример")
+        );
         assert_eq!(e.email, "info@example.kz");
         let r = e.representative.unwrap();
-        assert_eq!((r.full_name.as_str(), r.iin.as_str()), ("Ким В.", "800101300456"));
+        assert_eq!(
+            (r.full_name.as_str(), r.iin.as_str()),
+            ("Ким В.", "800101300456")
+        );
     }
 
     #[test]
     fn person_and_company_flags_do_not_mix() {
-        let r = T::try_parse_from(["t", "submit", "--kind", "report", "--iin", "1", "--bin", "2"]);
+        let r = T::try_parse_from([
+            "t", "submit", "--kind", "report", "--iin", "1", "--bin", "2",
+        ]);
         assert!(r.is_err());
         // Without --file, the kind is required.
         assert!(T::try_parse_from(["t", "submit", "--text", "x"]).is_err());
@@ -598,15 +689,42 @@ mod tests {
     fn anonymous_corruption_reports_and_external_appeals() {
         let req = build(
             Default::default(),
-            &["--kind", "report", "--anonymous", "--corruption", "--source", "urn:kz:eotinish", "--external-id", "EO-1"],
+            &[
+                "--kind",
+                "report",
+                "--anonymous",
+                "--corruption",
+                "--source",
+                "urn:kz:eotinish",
+                "--external-id",
+                "EO-1",
+            ],
         );
         assert!(req.anonymous && req.corruption_report);
         assert_eq!(req.applicant, None);
         assert_eq!(req.channel, pb::Channel::External as i32);
-        assert_eq!((req.source.as_str(), req.external_id.as_str()), ("urn:kz:eotinish", "EO-1"));
-        let req = build(Default::default(), &["--kind", "report", "--channel", "electronic", "--received-at", "2026-03-20 09:15", "--repeated-of", "ALM-2026-000001"]);
+        assert_eq!(
+            (req.source.as_str(), req.external_id.as_str()),
+            ("urn:kz:eotinish", "EO-1")
+        );
+        let req = build(
+            Default::default(),
+            &[
+                "--kind",
+                "report",
+                "--channel",
+                "electronic",
+                "--received-at",
+                "2026-03-20 09:15",
+                "--repeated-of",
+                "ALM-2026-000001",
+            ],
+        );
         assert_eq!(req.channel, pb::Channel::Electronic as i32);
-        assert_eq!(localtime::format_local(req.received_at.as_ref()), "2026-03-20 09:15");
+        assert_eq!(
+            localtime::format_local(req.received_at.as_ref()),
+            "2026-03-20 09:15"
+        );
         assert_eq!(req.repeated_of, "ALM-2026-000001");
     }
 
@@ -625,11 +743,25 @@ mod tests {
     #[test]
     fn list_filters_map_to_the_request() {
         let T { cmd } = T::try_parse_from([
-            "t", "list", "--from", "2026-03-01", "--to", "2026-03-31", "--kind", "complaint",
-            "--status", "declined", "--district", "Медеуский", "--limit", "10",
+            "t",
+            "list",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-31",
+            "--kind",
+            "complaint",
+            "--status",
+            "declined",
+            "--district",
+            "Медеуский",
+            "--limit",
+            "10",
         ])
         .unwrap();
-        let AppealCommand::List(args) = cmd else { unreachable!() };
+        let AppealCommand::List(args) = cmd else {
+            unreachable!()
+        };
         let req = list_request(&args).unwrap();
         assert_eq!(
             localtime::format_local(req.registered_from.as_ref()),

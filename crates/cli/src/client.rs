@@ -1,7 +1,6 @@
 //! Connections to the services. Each service gets one function here as its subcommands
 //! are added (intake now; routing, control, reception, reporting later).
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use anyhow::Result;

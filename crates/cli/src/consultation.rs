@@ -151,8 +151,7 @@ async fn list(args: ListArgs, g: &Global) -> Result<()> {
     let next = loop {
         let page = intake.list_consultations(req.clone()).await?.into_inner();
         all.extend(page.consultations);
-        if !args.all || page.next_page_token.is_empty() || page.next_page_token == req.page_token
-        {
+        if !args.all || page.next_page_token.is_empty() || page.next_page_token == req.page_token {
             break page.next_page_token;
         }
         req.page_token = page.next_page_token;
@@ -184,22 +183,53 @@ mod tests {
     #[test]
     fn a_recorded_consultation_maps_to_the_request() {
         let T { cmd } = T::try_parse_from([
-            "t", "record", "--channel", "in_person", "--topic", "housing_utilities",
-            "--question", "Q", "--answer", "A", "--officer-name", "Серикова Д.",
-            "--officer-position", "registrar", "--minutes", "12", "--district", "Медеуский",
-            "--given-at", "2026-03-20 10:00",
+            "t",
+            "record",
+            "--channel",
+            "in_person",
+            "--topic",
+            "housing_utilities",
+            "--question",
+            "Q",
+            "--answer",
+            "A",
+            "--officer-name",
+            "Серикова Д.",
+            "--officer-position",
+            "registrar",
+            "--minutes",
+            "12",
+            "--district",
+            "Медеуский",
+            "--given-at",
+            "2026-03-20 10:00",
         ])
         .unwrap();
-        let ConsultationCommand::Record(args) = cmd else { unreachable!() };
+        let ConsultationCommand::Record(args) = cmd else {
+            unreachable!()
+        };
         let req = record_request(&args).unwrap();
         assert_eq!(req.channel, pb::ConsultationChannel::InPerson as i32);
         assert_eq!(req.language, pb::Language::Ru as i32);
-        assert_eq!((req.topic.as_str(), req.question.as_str(), req.answer.as_str()), ("housing_utilities", "Q", "A"));
+        assert_eq!(
+            (
+                req.topic.as_str(),
+                req.question.as_str(),
+                req.answer.as_str()
+            ),
+            ("housing_utilities", "Q", "A")
+        );
         let o = req.given_by.unwrap();
-        assert_eq!((o.full_name.as_str(), o.position.as_str()), ("Серикова Д.", "registrar"));
+        assert_eq!(
+            (o.full_name.as_str(), o.position.as_str()),
+            ("Серикова Д.", "registrar")
+        );
         assert_eq!(req.duration_minutes, 12);
         assert_eq!(req.district, "Медеуский");
-        assert_eq!(localtime::format_local(req.given_at.as_ref()), "2026-03-20 10:00");
+        assert_eq!(
+            localtime::format_local(req.given_at.as_ref()),
+            "2026-03-20 10:00"
+        );
         assert!(Uuid::parse_str(&req.request_id).is_ok());
         assert!(req.person_name.is_empty() && req.person_phone.is_empty());
     }
@@ -207,11 +237,21 @@ mod tests {
     #[test]
     fn list_filters_and_limits() {
         let T { cmd } = T::try_parse_from([
-            "t", "list", "--from", "2026-03-01", "--to", "2026-03-01", "--topic", "land",
-            "--officer", "Серикова Д.",
+            "t",
+            "list",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-01",
+            "--topic",
+            "land",
+            "--officer",
+            "Серикова Д.",
         ])
         .unwrap();
-        let ConsultationCommand::List(args) = cmd else { unreachable!() };
+        let ConsultationCommand::List(args) = cmd else {
+            unreachable!()
+        };
         let req = list_request(&args).unwrap();
         let (f, t) = (req.given_from.unwrap(), req.given_to.unwrap());
         assert_eq!(t.seconds - f.seconds, 86_400);

@@ -60,7 +60,12 @@ pub struct Retryable {
 
 impl fmt::Display for Retryable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", code_name(self.status.code()), self.status.message())
+        write!(
+            f,
+            "{}: {}",
+            code_name(self.status.code()),
+            self.status.message()
+        )
     }
 }
 

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use base64::Engine as _;
 use bakylau_proto::intake::v1 as pb;
+use base64::Engine as _;
 use serde::Deserialize;
 
 use crate::error::usage;
@@ -348,7 +348,9 @@ fn to_request(doc: AppealDoc, base: &Path) -> Result<pb::RegisterAppealRequest> 
                 )));
             }
             (None, None) => {
-                return Err(usage(format!("{field}: content_base64 (or path) is required")));
+                return Err(usage(format!(
+                    "{field}: content_base64 (or path) is required"
+                )));
             }
         };
         let name = match (a.name, &from_path) {
@@ -604,7 +606,10 @@ mod tests {
         assert_eq!(e.bin, "123456789012");
         assert_eq!(e.name, "ТОО Пример");
         let r = e.representative.unwrap();
-        assert_eq!((r.full_name.as_str(), r.iin.as_str()), ("Ким В.", "800101300456"));
+        assert_eq!(
+            (r.full_name.as_str(), r.iin.as_str()),
+            ("Ким В.", "800101300456")
+        );
         // Fields left out stay unspecified, for flags or the server's defaults to fill.
         assert_eq!(req.channel, 0);
         assert!(req.request_id.is_empty());
@@ -634,9 +639,8 @@ mod tests {
     fn mistakes_in_the_file_are_named() {
         let m = message(parse(r#"{"kind":"complain"}"#).unwrap_err());
         assert!(m.contains("complain") && m.contains("complaint"), "{m}");
-        let m = message(
-            parse(r#"{"applicant":{"type":"individual","full_nmae":"x"}}"#).unwrap_err(),
-        );
+        let m =
+            message(parse(r#"{"applicant":{"type":"individual","full_nmae":"x"}}"#).unwrap_err());
         assert!(m.contains("full_nmae"), "{m}");
         let m = message(parse(r#"{"subjct":"x"}"#).unwrap_err());
         assert!(m.contains("subjct") && m.contains("line 1"), "{m}");
@@ -658,8 +662,8 @@ mod tests {
 
     #[test]
     fn attachment_type_guessed_from_the_name_when_missing() {
-        let req = parse(r#"{"attachments":[{"name":"plan.xlsx","content_base64":"AA=="}]}"#)
-            .unwrap();
+        let req =
+            parse(r#"{"attachments":[{"name":"plan.xlsx","content_base64":"AA=="}]}"#).unwrap();
         assert_eq!(
             req.attachments[0].media_type,
             "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -31,13 +31,20 @@ pub struct Global {
     #[arg(
         long,
         global = true,
+        help_heading = "Global options",
         env = "BAKYLAU_INTAKE_ADDR",
         default_value = "http://127.0.0.1:50051",
         value_name = "ADDR"
     )]
     pub intake: String,
     /// Print readable text or JSON
-    #[arg(long, global = true, value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_enum,
+        default_value = "text"
+    )]
     pub output: output::OutputFormat,
 }
 
@@ -100,7 +107,13 @@ mod tests {
     #[test]
     fn global_options_work_after_the_subcommand() {
         let cli = Cli::try_parse_from([
-            "bakylau", "appeal", "show", "ALM-2026-000001", "--output", "json", "--intake",
+            "bakylau",
+            "appeal",
+            "show",
+            "ALM-2026-000001",
+            "--output",
+            "json",
+            "--intake",
             "http://intake:50051",
         ])
         .unwrap();

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use anyhow::Result;
-use base64::Engine as _;
 use bakylau_proto::intake::v1 as pb;
+use base64::Engine as _;
 use clap::ValueEnum;
 use serde_json::{Value, json};
 
@@ -249,10 +249,7 @@ pub fn appeal_text(a: &pb::Appeal) -> String {
     f.field("Registered at", format_local(a.registered_at.as_ref()));
     f.field("Received at", format_local(a.received_at.as_ref()));
     if let Some(o) = &a.received_by {
-        f.field(
-            "Received by",
-            joined(&[&o.full_name, &o.position], ", "),
-        );
+        f.field("Received by", joined(&[&o.full_name, &o.position], ", "));
     }
     f.field("Office", &a.office);
     f.field("Addressee", &a.addressee);
@@ -323,10 +320,10 @@ pub fn appeal_text(a: &pb::Appeal) -> String {
     }
 
     let l = a.locality.clone().unwrap_or_default();
-    if !(l.region.is_empty() && l.district.is_empty() && l.rural_district.is_empty())
-        || !l.kato.is_empty()
-        || a.location.is_some()
-    {
+    let has_place = [&l.region, &l.district, &l.rural_district, &l.kato]
+        .iter()
+        .any(|v| !v.is_empty());
+    if has_place || a.location.is_some() {
         f.line("");
         let mut g = Fields::new("  ", 16);
         g.line("Locality:");
@@ -392,7 +389,10 @@ pub fn appeals_table(appeals: &[pb::Appeal]) -> String {
                 channel_name(a.channel),
                 status_name(a.status),
                 truncate(
-                    &a.locality.as_ref().map(|l| l.district.clone()).unwrap_or_default(),
+                    &a.locality
+                        .as_ref()
+                        .map(|l| l.district.clone())
+                        .unwrap_or_default(),
                     30,
                 ),
                 truncate(&a.subject, 40),
@@ -451,7 +451,10 @@ pub fn consultations_table(list: &[pb::Consultation]) -> String {
                 language_name(c.language),
                 truncate(&c.topic, 30),
                 truncate(
-                    &c.given_by.as_ref().map(|o| o.full_name.clone()).unwrap_or_default(),
+                    &c.given_by
+                        .as_ref()
+                        .map(|o| o.full_name.clone())
+                        .unwrap_or_default(),
                     30,
                 ),
                 if c.duration_minutes > 0 {
@@ -475,7 +478,9 @@ pub fn consultations_table(list: &[pb::Consultation]) -> String {
 // ---------------------------------------------------------------- JSON
 
 fn time_json(t: Option<&prost_types::Timestamp>) -> Value {
-    t.and_then(rfc3339_local).map(Value::from).unwrap_or(Value::Null)
+    t.and_then(rfc3339_local)
+        .map(Value::from)
+        .unwrap_or(Value::Null)
 }
 
 fn officer_json(o: Option<&pb::Officer>) -> Value {
@@ -769,9 +774,7 @@ Appeal registered. Coupon (талон):
         assert!(text.starts_with("Appeal registered and DECLINED"), "{text}");
         assert!(text.contains("  Status               declined\n"), "{text}");
         assert!(
-            text.contains(
-                "    - anonymous: anonymous appeals are not considered [anonymous]\n"
-            ),
+            text.contains("    - anonymous: anonymous appeals are not considered [anonymous]\n"),
             "{text}"
         );
         assert!(!text.contains("Signature"), "{text}");
@@ -807,10 +810,21 @@ Appeal registered. Coupon (талон):
     fn list_table_truncates_the_subject() {
         let text = appeals_table(&[sample_appeal()]);
         let mut lines = text.lines();
-        assert!(lines.next().unwrap().starts_with("NUMBER           REGISTERED AT"));
+        assert!(
+            lines
+                .next()
+                .unwrap()
+                .starts_with("NUMBER           REGISTERED AT")
+        );
         let row = lines.next().unwrap();
-        assert!(row.starts_with("ALM-2026-000123  2026-03-20 09:15  complaint"), "{row}");
-        assert!(row.ends_with("Нет отопления в доме по улице Абая, трет…"), "{row}");
+        assert!(
+            row.starts_with("ALM-2026-000123  2026-03-20 09:15  complaint"),
+            "{row}"
+        );
+        assert!(
+            row.ends_with("Нет отопления в доме по улице Абая, тре…"),
+            "{row}"
+        );
         assert_eq!(appeals_table(&[]), "No appeals found.\n");
     }
 
@@ -861,10 +875,19 @@ Appeal registered. Coupon (талон):
         assert!(text.contains("  Minutes     7\n"), "{text}");
         assert!(!text.contains("Person"), "{text}");
         let t = consultations_table(std::slice::from_ref(&c));
-        assert!(t.lines().nth(1).unwrap().starts_with("2026-03-20 10:00  phone"), "{t}");
+        assert!(
+            t.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("2026-03-20 10:00  phone"),
+            "{t}"
+        );
         let v = consultations_page_json(&[c], "tok");
         assert_eq!(v["consultations"][0]["channel"], "phone");
-        assert_eq!(v["consultations"][0]["given_at"], "2026-03-20T10:00:00+05:00");
+        assert_eq!(
+            v["consultations"][0]["given_at"],
+            "2026-03-20T10:00:00+05:00"
+        );
         assert_eq!(v["next_page_token"], "tok");
     }
 }

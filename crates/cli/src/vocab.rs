@@ -193,14 +193,6 @@ pub fn consultation_channel_name(n: i32) -> String {
     named(known, n)
 }
 
-pub fn signature_format_name(n: i32) -> String {
-    let known = pb::SignatureFormat::try_from(n).ok().map(|f| match f {
-        pb::SignatureFormat::Unspecified => "unspecified",
-        pb::SignatureFormat::Cms => "cms",
-    });
-    named(known, n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -240,6 +232,5 @@ mod tests {
             Channel::PaperPost
         );
         assert_eq!(kind_name(42), "unknown(42)");
-        assert_eq!(signature_format_name(1), "cms");
     }
 }
