@@ -49,24 +49,82 @@ impl TestEnv {
         let conn = self.amqp().await?;
         let ch = conn.create_channel().await?;
         let mut args = FieldTable::default();
-        args.insert("alternate-exchange".into(), lapin::types::AMQPValue::LongString("bakylau.unrouted".into()));
-        ch.exchange_declare("bakylau.unrouted".into(), lapin::ExchangeKind::Fanout, lapin::options::ExchangeDeclareOptions { durable: true, ..Default::default() }, FieldTable::default()).await?;
-        ch.exchange_declare("bakylau.events".into(), lapin::ExchangeKind::Topic, lapin::options::ExchangeDeclareOptions { durable: true, ..Default::default() }, args).await?;
+        args.insert(
+            "alternate-exchange".into(),
+            lapin::types::AMQPValue::LongString("bakylau.unrouted".into()),
+        );
+        ch.exchange_declare(
+            "bakylau.unrouted".into(),
+            lapin::ExchangeKind::Fanout,
+            lapin::options::ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
+        ch.exchange_declare(
+            "bakylau.events".into(),
+            lapin::ExchangeKind::Topic,
+            lapin::options::ExchangeDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            args,
+        )
+        .await?;
         let queue = format!("test.tap.{}", uuid::Uuid::new_v4().simple());
-        ch.queue_declare(queue.as_str().into(), QueueDeclareOptions { durable: true, ..Default::default() }, FieldTable::default()).await?;
+        ch.queue_declare(
+            queue.as_str().into(),
+            QueueDeclareOptions {
+                durable: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await?;
         for key in keys {
-            ch.queue_bind(queue.as_str().into(), "bakylau.events".into(), (*key).into(), QueueBindOptions::default(), FieldTable::default()).await?;
+            ch.queue_bind(
+                queue.as_str().into(),
+                "bakylau.events".into(),
+                (*key).into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
         }
-        let consumer = ch.basic_consume(queue.as_str().into(), "tap".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
-        Ok(EventTap { _conn: conn, consumer, queue })
+        let consumer = ch
+            .basic_consume(
+                queue.as_str().into(),
+                "tap".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(EventTap {
+            _conn: conn,
+            consumer,
+            queue,
+        })
     }
 
     /// Consumes an existing tap queue again on a new connection (after a broker restart).
     pub async fn reopen_tap(&self, queue: &str) -> anyhow::Result<EventTap> {
         let conn = self.amqp().await?;
         let ch = conn.create_channel().await?;
-        let consumer = ch.basic_consume(queue.into(), "tap".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
-        Ok(EventTap { _conn: conn, consumer, queue: queue.to_owned() })
+        let consumer = ch
+            .basic_consume(
+                queue.into(),
+                "tap".into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        Ok(EventTap {
+            _conn: conn,
+            consumer,
+            queue: queue.to_owned(),
+        })
     }
 
     /// Creates the schema-less database's service role setup the way the local stack does:
@@ -79,8 +137,20 @@ impl TestEnv {
 impl Drop for TestEnv {
     fn drop(&mut self) {
         let _ = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-q", "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-q",
+                "-c",
+            ])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
             .output();
         let _ = rabbitmqctl(&["delete_vhost", &self.vhost]);
     }
@@ -89,7 +159,10 @@ impl Drop for TestEnv {
 pub fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("rabbitmqctl").args(args).output()?;
     if !out.status.success() {
-        anyhow::bail!("rabbitmqctl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        anyhow::bail!(
+            "rabbitmqctl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -110,11 +183,20 @@ pub struct EventTap {
 impl EventTap {
     /// The next event within `timeout`, or `None`.
     pub async fn next(&mut self, timeout: Duration) -> Option<SeenEvent> {
-        let delivery = tokio::time::timeout(timeout, self.consumer.next()).await.ok()??.ok()?;
+        let delivery = tokio::time::timeout(timeout, self.consumer.next())
+            .await
+            .ok()??
+            .ok()?;
         delivery.ack(BasicAckOptions::default()).await.ok()?;
-        let envelope = bakylau_proto::events::v1::Envelope::decode(delivery.data.as_slice()).ok()?;
+        let envelope =
+            bakylau_proto::events::v1::Envelope::decode(delivery.data.as_slice()).ok()?;
         Some(SeenEvent {
-            message_id: delivery.properties.message_id().as_ref().map(|m| m.as_str().to_owned()).unwrap_or_default(),
+            message_id: delivery
+                .properties
+                .message_id()
+                .as_ref()
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_default(),
             envelope,
         })
     }
@@ -157,7 +239,12 @@ pub fn test_iin(serial: u32) -> String {
     loop {
         let first11 = format!("9001013{:04}", s % 10_000);
         let d: Vec<u32> = first11.bytes().map(|b| u32::from(b - b'0')).collect();
-        let w1: u32 = d.iter().enumerate().map(|(i, v)| v * (i as u32 + 1)).sum::<u32>() % 11;
+        let w1: u32 = d
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (i as u32 + 1))
+            .sum::<u32>()
+            % 11;
         let check = if w1 != 10 {
             Some(w1)
         } else {

@@ -11,7 +11,9 @@ use lapin::options::{
     QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Readiness;
@@ -141,8 +143,13 @@ pub async fn declare_exchanges(ch: &Channel) -> Result<(), lapin::Error> {
     )
     .await?;
     for name in [INBOUND_EXCHANGE, OUTBOUND_EXCHANGE] {
-        ch.exchange_declare(name.into(), ExchangeKind::Topic, durable, FieldTable::default())
-            .await?;
+        ch.exchange_declare(
+            name.into(),
+            ExchangeKind::Topic,
+            durable,
+            FieldTable::default(),
+        )
+        .await?;
     }
     ch.exchange_declare(
         DEAD_LETTER_EXCHANGE.into(),
@@ -206,13 +213,17 @@ pub async fn declare_queue(ch: &Channel, spec: &QueueSpec) -> Result<(), lapin::
     };
     let mut args = FieldTable::default();
     args.insert("x-queue-type".into(), long_string("quorum"));
-    args.insert("x-dead-letter-exchange".into(), long_string(DEAD_LETTER_EXCHANGE));
+    args.insert(
+        "x-dead-letter-exchange".into(),
+        long_string(DEAD_LETTER_EXCHANGE),
+    );
     args.insert("x-dead-letter-routing-key".into(), long_string(&spec.name));
     args.insert(
         "x-delivery-limit".into(),
         AMQPValue::LongInt(spec.delivery_limit as i32),
     );
-    ch.queue_declare(spec.name.as_str().into(), durable, args).await?;
+    ch.queue_declare(spec.name.as_str().into(), durable, args)
+        .await?;
     for (exchange, key) in &spec.bindings {
         ch.queue_bind(
             spec.name.as_str().into(),
@@ -226,7 +237,10 @@ pub async fn declare_queue(ch: &Channel, spec: &QueueSpec) -> Result<(), lapin::
     for (step, delay) in spec.retry_delays_ms.iter().enumerate() {
         let mut args = FieldTable::default();
         args.insert("x-queue-type".into(), long_string("quorum"));
-        args.insert("x-message-ttl".into(), AMQPValue::LongLongInt(*delay as i64));
+        args.insert(
+            "x-message-ttl".into(),
+            AMQPValue::LongLongInt(*delay as i64),
+        );
         args.insert("x-dead-letter-exchange".into(), long_string(""));
         args.insert("x-dead-letter-routing-key".into(), long_string(&spec.name));
         ch.queue_declare(spec.retry_queue(step).as_str().into(), durable, args)

@@ -70,12 +70,11 @@ async fn ensure_schema(pool: &PgPool, schema: &str) -> Result<(), DbError> {
         // Two replicas may race here; the loser's error is harmless if the schema exists.
         let ddl = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
         if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(pool).await {
-            let exists: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
-            )
-            .bind(schema)
-            .fetch_one(pool)
-            .await?;
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                    .bind(schema)
+                    .fetch_one(pool)
+                    .await?;
             if !exists {
                 return Err(e.into());
             }

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
 use bakylau_proto::intake::v1 as pb;
+use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use prost::Message as _;
 use sha2::{Digest, Sha256};
@@ -25,11 +25,18 @@ pub struct IntakeApi {
 
 #[tonic::async_trait]
 impl pb::intake_service_server::IntakeService for IntakeApi {
-    async fn register_appeal(&self, request: Request<pb::RegisterAppealRequest>) -> Result<Response<pb::RegisterAppealResponse>, Status> {
+    async fn register_appeal(
+        &self,
+        request: Request<pb::RegisterAppealRequest>,
+    ) -> Result<Response<pb::RegisterAppealResponse>, Status> {
         let mut req = request.into_inner();
         let request_id = Some(std::mem::take(&mut req.request_id)).filter(|r| !r.trim().is_empty());
         if request_id.as_ref().is_some_and(|r| r.len() > 200) {
-            return Err(invalid(vec![FieldIssue::new("request_id", "too_long", "at most 200 characters")]));
+            return Err(invalid(vec![FieldIssue::new(
+                "request_id",
+                "too_long",
+                "at most 200 characters",
+            )]));
         }
         let request_hash = hex::encode(Sha256::digest(req.encode_to_vec()));
         let appeal = new_appeal(req);
@@ -57,32 +64,55 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         }))
     }
 
-    async fn get_appeal(&self, request: Request<pb::GetAppealRequest>) -> Result<Response<pb::Appeal>, Status> {
+    async fn get_appeal(
+        &self,
+        request: Request<pb::GetAppealRequest>,
+    ) -> Result<Response<pb::Appeal>, Status> {
         let mut conn = self.registrar.pool.acquire().await.map_err(db_status)?;
         let record = match request.into_inner().key {
             Some(pb::get_appeal_request::Key::Id(id)) => {
-                let id = Uuid::parse_str(&id).map_err(|_| invalid(vec![FieldIssue::new("id", "invalid", "not a UUID")]))?;
+                let id = Uuid::parse_str(&id)
+                    .map_err(|_| invalid(vec![FieldIssue::new("id", "invalid", "not a UUID")]))?;
                 storage::get_by_id(&mut conn, id).await
             }
-            Some(pb::get_appeal_request::Key::RegistrationNumber(n)) => storage::get_by_number(&mut conn, n.trim()).await,
-            None => return Err(invalid(vec![FieldIssue::new("key", "required", "required: id or registration_number")])),
+            Some(pb::get_appeal_request::Key::RegistrationNumber(n)) => {
+                storage::get_by_number(&mut conn, n.trim()).await
+            }
+            None => {
+                return Err(invalid(vec![FieldIssue::new(
+                    "key",
+                    "required",
+                    "required: id or registration_number",
+                )]));
+            }
         }
         .map_err(db_status)?
         .ok_or_else(|| Status::not_found("no such appeal"))?;
-        let attachments = storage::attachments_of(&self.registrar.pool, &[record.id]).await.map_err(db_status)?;
+        let attachments = storage::attachments_of(&self.registrar.pool, &[record.id])
+            .await
+            .map_err(db_status)?;
         Ok(Response::new(appeal_message(&record, &attachments)))
     }
 
-    async fn list_appeals(&self, request: Request<pb::ListAppealsRequest>) -> Result<Response<pb::ListAppealsResponse>, Status> {
+    async fn list_appeals(
+        &self,
+        request: Request<pb::ListAppealsRequest>,
+    ) -> Result<Response<pb::ListAppealsResponse>, Status> {
         let req = request.into_inner();
         let mut issues = Vec::new();
         let limit = page_size(req.page_size, &mut issues);
         let after = page_token(&req.page_token, &mut issues);
         let filter = AppealFilter {
-            registered_from: req.registered_from.and_then(|t| from_ts(&t, "registered_from", &mut issues)),
-            registered_to: req.registered_to.and_then(|t| from_ts(&t, "registered_to", &mut issues)),
-            kind: enum_filter(req.kind, kind_of, "kind", &mut issues).map(|k| k.as_str().to_owned()),
-            channel: enum_filter(req.channel, channel_of, "channel", &mut issues).map(|c| c.as_str().to_owned()),
+            registered_from: req
+                .registered_from
+                .and_then(|t| from_ts(&t, "registered_from", &mut issues)),
+            registered_to: req
+                .registered_to
+                .and_then(|t| from_ts(&t, "registered_to", &mut issues)),
+            kind: enum_filter(req.kind, kind_of, "kind", &mut issues)
+                .map(|k| k.as_str().to_owned()),
+            channel: enum_filter(req.channel, channel_of, "channel", &mut issues)
+                .map(|c| c.as_str().to_owned()),
             status: match pb::AppealStatus::try_from(req.status) {
                 Ok(pb::AppealStatus::Unspecified) => None,
                 Ok(pb::AppealStatus::Registered) => Some("registered".into()),
@@ -99,22 +129,34 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         if !issues.is_empty() {
             return Err(invalid(issues));
         }
-        let mut rows = storage::list(&self.registrar.pool, &filter).await.map_err(db_status)?;
+        let mut rows = storage::list(&self.registrar.pool, &filter)
+            .await
+            .map_err(db_status)?;
         let next_page_token = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
-            rows.last().map(|r| encode_token(r.registered_at, r.id)).unwrap_or_default()
+            rows.last()
+                .map(|r| encode_token(r.registered_at, r.id))
+                .unwrap_or_default()
         } else {
             String::new()
         };
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
-        let attachments = storage::attachments_of(&self.registrar.pool, &ids).await.map_err(db_status)?;
+        let attachments = storage::attachments_of(&self.registrar.pool, &ids)
+            .await
+            .map_err(db_status)?;
         Ok(Response::new(pb::ListAppealsResponse {
-            appeals: rows.iter().map(|r| appeal_message(r, &attachments)).collect(),
+            appeals: rows
+                .iter()
+                .map(|r| appeal_message(r, &attachments))
+                .collect(),
             next_page_token,
         }))
     }
 
-    async fn record_consultation(&self, request: Request<pb::RecordConsultationRequest>) -> Result<Response<pb::Consultation>, Status> {
+    async fn record_consultation(
+        &self,
+        request: Request<pb::RecordConsultationRequest>,
+    ) -> Result<Response<pb::Consultation>, Status> {
         let req = request.into_inner();
         let mut issues = Vec::new();
         let channel = match pb::ConsultationChannel::try_from(req.channel) {
@@ -122,34 +164,66 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
             Ok(pb::ConsultationChannel::InPerson) => "in_person",
             Ok(pb::ConsultationChannel::Online) => "online",
             _ => {
-                issues.push(FieldIssue::new("channel", "required", "required: phone, in_person or online"));
+                issues.push(FieldIssue::new(
+                    "channel",
+                    "required",
+                    "required: phone, in_person or online",
+                ));
                 ""
             }
         };
         let language = language_of(req.language);
         if language.is_none() {
-            issues.push(FieldIssue::new("language", "required", "required: kk, ru or en"));
+            issues.push(FieldIssue::new(
+                "language",
+                "required",
+                "required: kk, ru or en",
+            ));
         }
-        for (field, value, max) in [("topic", &req.topic, 200), ("question", &req.question, 10_000), ("answer", &req.answer, 10_000)] {
+        for (field, value, max) in [
+            ("topic", &req.topic, 200),
+            ("question", &req.question, 10_000),
+            ("answer", &req.answer, 10_000),
+        ] {
             if value.trim().is_empty() {
-                issues.push(FieldIssue::new(field, "required", format!("required: {field}")));
+                issues.push(FieldIssue::new(
+                    field,
+                    "required",
+                    format!("required: {field}"),
+                ));
             } else if value.chars().count() > max {
-                issues.push(FieldIssue::new(field, "too_long", format!("at most {max} characters")));
+                issues.push(FieldIssue::new(
+                    field,
+                    "too_long",
+                    format!("at most {max} characters"),
+                ));
             }
         }
         let officer = req.given_by.unwrap_or_default();
         if officer.full_name.trim().is_empty() {
-            issues.push(FieldIssue::new("given_by.full_name", "required", "required: officer who gave the consultation"));
+            issues.push(FieldIssue::new(
+                "given_by.full_name",
+                "required",
+                "required: officer who gave the consultation",
+            ));
         }
         if !req.person_phone.is_empty() && !req.person_phone.starts_with("+7") {
-            issues.push(FieldIssue::new("person_phone", "invalid", "phone must look like +7XXXXXXXXXX"));
+            issues.push(FieldIssue::new(
+                "person_phone",
+                "invalid",
+                "phone must look like +7XXXXXXXXXX",
+            ));
         }
         let given_at = match req.given_at {
             Some(t) => from_ts(&t, "given_at", &mut issues).unwrap_or_else(Utc::now),
             None => Utc::now(),
         };
         if req.duration_minutes > 24 * 60 {
-            issues.push(FieldIssue::new("duration_minutes", "out_of_range", "at most 1440"));
+            issues.push(FieldIssue::new(
+                "duration_minutes",
+                "out_of_range",
+                "at most 1440",
+            ));
         }
         if !issues.is_empty() {
             return Err(invalid(issues));
@@ -170,18 +244,28 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
             district: req.district,
         };
         let request_id = Some(req.request_id).filter(|r| !r.is_empty());
-        let stored = storage::insert_consultation(&self.registrar.pool, &record, request_id.as_deref()).await.map_err(db_status)?;
+        let stored =
+            storage::insert_consultation(&self.registrar.pool, &record, request_id.as_deref())
+                .await
+                .map_err(db_status)?;
         tracing::info!(consultation_id = %stored.id, "consultation recorded");
         Ok(Response::new(consultation_message(stored)))
     }
 
-    async fn list_consultations(&self, request: Request<pb::ListConsultationsRequest>) -> Result<Response<pb::ListConsultationsResponse>, Status> {
+    async fn list_consultations(
+        &self,
+        request: Request<pb::ListConsultationsRequest>,
+    ) -> Result<Response<pb::ListConsultationsResponse>, Status> {
         let req = request.into_inner();
         let mut issues = Vec::new();
         let limit = page_size(req.page_size, &mut issues);
         let filter = ConsultationFilter {
-            given_from: req.given_from.and_then(|t| from_ts(&t, "given_from", &mut issues)),
-            given_to: req.given_to.and_then(|t| from_ts(&t, "given_to", &mut issues)),
+            given_from: req
+                .given_from
+                .and_then(|t| from_ts(&t, "given_from", &mut issues)),
+            given_to: req
+                .given_to
+                .and_then(|t| from_ts(&t, "given_to", &mut issues)),
             topic: Some(req.topic).filter(|t| !t.is_empty()),
             officer_name: Some(req.officer_name).filter(|t| !t.is_empty()),
             after: page_token(&req.page_token, &mut issues),
@@ -190,10 +274,14 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         if !issues.is_empty() {
             return Err(invalid(issues));
         }
-        let mut rows = storage::list_consultations(&self.registrar.pool, &filter).await.map_err(db_status)?;
+        let mut rows = storage::list_consultations(&self.registrar.pool, &filter)
+            .await
+            .map_err(db_status)?;
         let next_page_token = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
-            rows.last().map(|r| encode_token(r.given_at, r.id)).unwrap_or_default()
+            rows.last()
+                .map(|r| encode_token(r.given_at, r.id))
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -239,24 +327,49 @@ pub fn new_appeal(req: pb::RegisterAppealRequest) -> NewAppeal {
         }),
         anonymous: req.anonymous,
         corruption_report: req.corruption_report,
-        co_signatories: req.co_signatories.into_iter().map(|s| Signatory { full_name: s.full_name, iin: s.iin.trim().to_owned() }).collect(),
+        co_signatories: req
+            .co_signatories
+            .into_iter()
+            .map(|s| Signatory {
+                full_name: s.full_name,
+                iin: s.iin.trim().to_owned(),
+            })
+            .collect(),
         repeated_of: req.repeated_of.trim().to_owned(),
         addressee: req.addressee,
         locality: req
             .locality
-            .map(|l| Locality { kato: l.kato, region: l.region, district: l.district, rural_district: l.rural_district })
+            .map(|l| Locality {
+                kato: l.kato,
+                region: l.region,
+                district: l.district,
+                rural_district: l.rural_district,
+            })
             .unwrap_or_default(),
-        location: req.location.map(|p| GeoPoint { lat: p.lat, lon: p.lon }),
+        location: req.location.map(|p| GeoPoint {
+            lat: p.lat,
+            lon: p.lon,
+        }),
         subject: req.subject,
         text: req.text,
         attachments: req
             .attachments
             .into_iter()
-            .map(|a| NewAttachment { name: a.name, media_type: a.media_type, sha256: a.sha256, content: a.content })
+            .map(|a| NewAttachment {
+                name: a.name,
+                media_type: a.media_type,
+                sha256: a.sha256,
+                content: a.content,
+            })
             .collect(),
         signature: req.signature.map(|s| s.content),
-        received_at: req.received_at.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)),
-        received_by: req.received_by.map(|o| Officer { full_name: o.full_name, position: o.position }),
+        received_at: req
+            .received_at
+            .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)),
+        received_by: req.received_by.map(|o| Officer {
+            full_name: o.full_name,
+            position: o.position,
+        }),
     }
 }
 
@@ -295,39 +408,62 @@ pub fn language_of(v: i32) -> Option<Language> {
     })
 }
 
-fn enum_filter<T>(v: i32, parse: fn(i32) -> Option<T>, field: &str, issues: &mut Vec<FieldIssue>) -> Option<T> {
+fn enum_filter<T>(
+    v: i32,
+    parse: fn(i32) -> Option<T>,
+    field: &str,
+    issues: &mut Vec<FieldIssue>,
+) -> Option<T> {
     if v == 0 {
         return None;
     }
     let parsed = parse(v);
     if parsed.is_none() {
-        issues.push(FieldIssue::new(field, "invalid", format!("unknown {field} {v}")));
+        issues.push(FieldIssue::new(
+            field,
+            "invalid",
+            format!("unknown {field} {v}"),
+        ));
     }
     parsed
 }
 
 fn kind_number(kind: &str) -> i32 {
-    AppealKind::parse(kind).map(|k| AppealKind::ALL.iter().position(|x| *x == k).unwrap_or(0) as i32 + 1).unwrap_or(0)
+    AppealKind::parse(kind)
+        .map(|k| AppealKind::ALL.iter().position(|x| *x == k).unwrap_or(0) as i32 + 1)
+        .unwrap_or(0)
 }
 
 fn channel_number(channel: &str) -> i32 {
-    Channel::parse(channel).map(|c| Channel::ALL.iter().position(|x| *x == c).unwrap_or(0) as i32 + 1).unwrap_or(0)
+    Channel::parse(channel)
+        .map(|c| Channel::ALL.iter().position(|x| *x == c).unwrap_or(0) as i32 + 1)
+        .unwrap_or(0)
 }
 
 fn language_number(language: &str) -> i32 {
-    Language::parse(language).map(|l| Language::ALL.iter().position(|x| *x == l).unwrap_or(0) as i32 + 1).unwrap_or(0)
+    Language::parse(language)
+        .map(|l| Language::ALL.iter().position(|x| *x == l).unwrap_or(0) as i32 + 1)
+        .unwrap_or(0)
 }
 
 pub fn appeal_message(r: &AppealRecord, attachments: &[storage::AttachmentMeta]) -> pb::Appeal {
     pb::Appeal {
         id: r.id.to_string(),
         registration_number: r.registration_number.clone(),
-        status: if r.status == "declined" { pb::AppealStatus::Declined } else { pb::AppealStatus::Registered } as i32,
+        status: if r.status == "declined" {
+            pb::AppealStatus::Declined
+        } else {
+            pb::AppealStatus::Registered
+        } as i32,
         decline_reasons: r
             .decline_reasons
             .0
             .iter()
-            .map(|i| pb::DeclineReason { field: i.field.clone(), message: i.message.clone(), code: i.code.clone() })
+            .map(|i| pb::DeclineReason {
+                field: i.field.clone(),
+                message: i.message.clone(),
+                code: i.code.clone(),
+            })
             .collect(),
         kind: kind_number(&r.kind),
         channel: channel_number(&r.channel),
@@ -360,7 +496,15 @@ pub fn appeal_message(r: &AppealRecord, attachments: &[storage::AttachmentMeta])
         anonymous: r.anonymous,
         corruption_report: r.corruption_report,
         collective: r.collective,
-        co_signatories: r.co_signatories.0.iter().map(|s| pb::Signatory { full_name: s.full_name.clone(), iin: s.iin.clone() }).collect(),
+        co_signatories: r
+            .co_signatories
+            .0
+            .iter()
+            .map(|s| pb::Signatory {
+                full_name: s.full_name.clone(),
+                iin: s.iin.clone(),
+            })
+            .collect(),
         repeated_of_appeal_id: r.repeated_of.map(|id| id.to_string()).unwrap_or_default(),
         repeated_of_registration_number: r.repeated_of_number.clone().unwrap_or_default(),
         addressee: r.addressee.clone(),
@@ -394,7 +538,10 @@ pub fn appeal_message(r: &AppealRecord, attachments: &[storage::AttachmentMeta])
         }),
         received_at: Some(ts(r.received_at)),
         registered_at: Some(ts(r.registered_at)),
-        received_by: Some(pb::Officer { full_name: r.officer_name.clone(), position: r.officer_position.clone() }),
+        received_by: Some(pb::Officer {
+            full_name: r.officer_name.clone(),
+            position: r.officer_position.clone(),
+        }),
         office: r.office.clone(),
     }
 }
@@ -414,7 +561,10 @@ fn consultation_message(c: ConsultationRecord) -> pb::Consultation {
         topic: c.topic,
         question: c.question,
         answer: c.answer,
-        given_by: Some(pb::Officer { full_name: c.officer_name, position: c.officer_position }),
+        given_by: Some(pb::Officer {
+            full_name: c.officer_name,
+            position: c.officer_position,
+        }),
         given_at: Some(ts(c.given_at)),
         duration_minutes: c.duration_minutes as u32,
         district: c.district,
@@ -425,8 +575,14 @@ pub fn ts(t: DateTime<Utc>) -> prost_types::Timestamp {
     crate::events::timestamp(t)
 }
 
-fn from_ts(t: &prost_types::Timestamp, field: &str, issues: &mut Vec<FieldIssue>) -> Option<DateTime<Utc>> {
-    let parsed = u32::try_from(t.nanos).ok().and_then(|n| DateTime::from_timestamp(t.seconds, n));
+fn from_ts(
+    t: &prost_types::Timestamp,
+    field: &str,
+    issues: &mut Vec<FieldIssue>,
+) -> Option<DateTime<Utc>> {
+    let parsed = u32::try_from(t.nanos)
+        .ok()
+        .and_then(|n| DateTime::from_timestamp(t.seconds, n));
     if parsed.is_none() {
         issues.push(FieldIssue::new(field, "invalid", "not a valid timestamp"));
     }
@@ -445,7 +601,8 @@ fn page_size(requested: u32, issues: &mut Vec<FieldIssue>) -> i64 {
 }
 
 fn encode_token(t: DateTime<Utc>, id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{}|{id}", t.timestamp_micros()))
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(format!("{}|{id}", t.timestamp_micros()))
 }
 
 fn page_token(token: &str, issues: &mut Vec<FieldIssue>) -> Option<(DateTime<Utc>, Uuid)> {
@@ -458,10 +615,17 @@ fn page_token(token: &str, issues: &mut Vec<FieldIssue>) -> Option<(DateTime<Utc
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
             let (micros, id) = s.split_once('|')?;
-            Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, Uuid::parse_str(id).ok()?))
+            Some((
+                DateTime::from_timestamp_micros(micros.parse().ok()?)?,
+                Uuid::parse_str(id).ok()?,
+            ))
         });
     if decoded.is_none() {
-        issues.push(FieldIssue::new("page_token", "invalid", "not a token this service issued"));
+        issues.push(FieldIssue::new(
+            "page_token",
+            "invalid",
+            "not a token this service issued",
+        ));
     }
     decoded
 }
@@ -482,7 +646,9 @@ pub fn invalid(issues: Vec<FieldIssue>) -> Status {
 fn register_status(e: RegisterError) -> Status {
     match e {
         RegisterError::Invalid(issues) => invalid(issues),
-        RegisterError::RequestIdReused => Status::already_exists("request_id: already used for a different appeal"),
+        RegisterError::RequestIdReused => {
+            Status::already_exists("request_id: already used for a different appeal")
+        }
         RegisterError::Db(e) => db_status(e),
     }
 }
@@ -491,7 +657,9 @@ fn db_status(e: sqlx::Error) -> Status {
     match e {
         sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
             tracing::warn!(error = %e, "database unavailable");
-            Status::unavailable("the register is temporarily unavailable; retry with the same request_id")
+            Status::unavailable(
+                "the register is temporarily unavailable; retry with the same request_id",
+            )
         }
         other => {
             tracing::error!(error = %other, "database error");
@@ -507,7 +675,10 @@ mod tests {
     #[test]
     fn enum_numbers_match_the_proto() {
         assert_eq!(kind_number("complaint"), pb::AppealKind::Complaint as i32);
-        assert_eq!(kind_number("application"), pb::AppealKind::Application as i32);
+        assert_eq!(
+            kind_number("application"),
+            pb::AppealKind::Application as i32
+        );
         assert_eq!(channel_number("external"), pb::Channel::External as i32);
         assert_eq!(channel_number("paper_post"), pb::Channel::PaperPost as i32);
         assert_eq!(language_number("en"), pb::Language::En as i32);
@@ -529,10 +700,17 @@ mod tests {
 
     #[test]
     fn invalid_status_names_fields() {
-        let s = invalid(vec![FieldIssue::new("applicant.iin", "invalid_checksum", "check digit does not match")]);
+        let s = invalid(vec![FieldIssue::new(
+            "applicant.iin",
+            "invalid_checksum",
+            "check digit does not match",
+        )]);
         assert_eq!(s.code(), Code::InvalidArgument);
         assert!(s.message().contains("applicant.iin"));
         let details = s.get_error_details();
-        assert_eq!(details.bad_request().unwrap().field_violations[0].field, "applicant.iin");
+        assert_eq!(
+            details.bad_request().unwrap().field_violations[0].field,
+            "applicant.iin"
+        );
     }
 }

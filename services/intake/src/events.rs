@@ -76,7 +76,13 @@ pub fn registered(r: &AppealRecord, attachments: usize) -> OutboxMessage {
         external: external(r),
         office: r.office.clone(),
     };
-    OutboxMessage::event(PRODUCER, APPEAL_REGISTERED, &r.id.to_string(), Utc::now(), &payload)
+    OutboxMessage::event(
+        PRODUCER,
+        APPEAL_REGISTERED,
+        &r.id.to_string(),
+        Utc::now(),
+        &payload,
+    )
 }
 
 pub fn declined_after_registration(r: &AppealRecord) -> OutboxMessage {
@@ -90,11 +96,21 @@ pub fn declined_after_registration(r: &AppealRecord) -> OutboxMessage {
         kind: r.kind.clone(),
         locality: Some(locality(r)),
     };
-    OutboxMessage::event(PRODUCER, APPEAL_DECLINED, &r.id.to_string(), Utc::now(), &payload)
+    OutboxMessage::event(
+        PRODUCER,
+        APPEAL_DECLINED,
+        &r.id.to_string(),
+        Utc::now(),
+        &payload,
+    )
 }
 
 /// A submission from another system that could not be registered at all.
-pub fn declined_unregistered(source: &str, external_id: &str, issues: &[FieldIssue]) -> OutboxMessage {
+pub fn declined_unregistered(
+    source: &str,
+    external_id: &str,
+    issues: &[FieldIssue],
+) -> OutboxMessage {
     let payload = ev::AppealDeclined {
         reasons: reasons(issues),
         external: Some(ev::ExternalReference {
@@ -105,5 +121,11 @@ pub fn declined_unregistered(source: &str, external_id: &str, issues: &[FieldIss
         channel: "external".into(),
         ..Default::default()
     };
-    OutboxMessage::event(PRODUCER, APPEAL_DECLINED, &format!("{source}/{external_id}"), Utc::now(), &payload)
+    OutboxMessage::event(
+        PRODUCER,
+        APPEAL_DECLINED,
+        &format!("{source}/{external_id}"),
+        Utc::now(),
+        &payload,
+    )
 }

@@ -23,21 +23,36 @@ static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Runs intake until `shutdown` fires: migrations, the gRPC server, the outbox relay and
 /// the inbound consumer. Tests call this with a listener on port 0.
-pub async fn run(settings: settings::Settings, listener: tokio::net::TcpListener, shutdown: CancellationToken, readiness: Arc<Readiness>) -> anyhow::Result<()> {
-    let pool = db::connect(&settings.database, SERVICE).await.context("connecting to Postgres")?;
-    db::migrate(&pool, SERVICE, &MIGRATIONS).await.context("migrating")?;
+pub async fn run(
+    settings: settings::Settings,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+    readiness: Arc<Readiness>,
+) -> anyhow::Result<()> {
+    let pool = db::connect(&settings.database, SERVICE)
+        .await
+        .context("connecting to Postgres")?;
+    db::migrate(&pool, SERVICE, &MIGRATIONS)
+        .await
+        .context("migrating")?;
     let calendar = match &settings.intake.calendar_dir {
         Some(dir) => bakylau_calendar::Calendar::load_dir(dir),
         None => bakylau_calendar::Calendar::embedded(),
     }
     .context("loading the working-day calendar")?;
-    let trust = bakylau_signature::TrustStore::from_pem_files(&settings.intake.trusted_roots).context("loading trusted CA certificates")?;
+    let trust = bakylau_signature::TrustStore::from_pem_files(&settings.intake.trusted_roots)
+        .context("loading trusted CA certificates")?;
     if !domain::registration::is_valid_office_code(&settings.intake.office) {
         anyhow::bail!("intake.office must be 2-16 upper-case Latin letters or digits");
     }
     let registrar = Arc::new(register::Registrar {
         pool: pool.clone(),
-        pseudonym_key: Arc::new(settings.intake.pseudonym_key().context("reading intake.pseudonym_key_file")?),
+        pseudonym_key: Arc::new(
+            settings
+                .intake
+                .pseudonym_key()
+                .context("reading intake.pseudonym_key_file")?,
+        ),
         settings: Arc::new(settings.intake.clone()),
         calendar: Arc::new(calendar),
         trust: Arc::new(trust),
@@ -57,7 +72,10 @@ pub async fn run(settings: settings::Settings, listener: tokio::net::TcpListener
         spec: messaging::inbound_queue(&settings.broker.retry_delays_ms),
         pool: pool.clone(),
         broker,
-        handler: Arc::new(messaging::InboundHandler { registrar: registrar.clone(), max_bytes: settings.intake.max_inbound_bytes }),
+        handler: Arc::new(messaging::InboundHandler {
+            registrar: registrar.clone(),
+            max_bytes: settings.intake.max_inbound_bytes,
+        }),
         prefetch: settings.broker.prefetch,
         readiness: readiness.clone(),
         confirm_timeout,
@@ -66,8 +84,15 @@ pub async fn run(settings: settings::Settings, listener: tokio::net::TcpListener
     let relay_task = tokio::spawn(relay.run(shutdown.clone()));
     let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
 
-    let (router, reporter) = grpc::router(&settings.grpc, bakylau_proto::service_names::INTAKE).await?;
-    let health_task = tokio::spawn(grpc::watch_health(reporter, bakylau_proto::service_names::INTAKE, readiness.clone(), pool.clone(), shutdown.clone()));
+    let (router, reporter) =
+        grpc::router(&settings.grpc, bakylau_proto::service_names::INTAKE).await?;
+    let health_task = tokio::spawn(grpc::watch_health(
+        reporter,
+        bakylau_proto::service_names::INTAKE,
+        readiness.clone(),
+        pool.clone(),
+        shutdown.clone(),
+    ));
     let api = IntakeServiceServer::new(api::IntakeApi { registrar })
         .max_decoding_message_size(settings.grpc.max_message_bytes)
         .max_encoding_message_size(settings.grpc.max_message_bytes);

@@ -26,7 +26,9 @@ use crate::storage::{self, ExternalOutcome};
 pub const INBOUND_QUEUE: &str = "intake.inbound";
 
 pub fn inbound_queue(retry_delays_ms: &[u64]) -> QueueSpec {
-    QueueSpec::new(INBOUND_QUEUE).bind(INBOUND_EXCHANGE, "appeal.submit.#").retry_delays(retry_delays_ms)
+    QueueSpec::new(INBOUND_QUEUE)
+        .bind(INBOUND_EXCHANGE, "appeal.submit.#")
+        .retry_delays(retry_delays_ms)
 }
 
 pub struct InboundHandler {
@@ -35,7 +37,11 @@ pub struct InboundHandler {
 }
 
 impl Handler for InboundHandler {
-    async fn handle(&self, tx: &mut PgConnection, message: &IncomingMessage) -> Result<(), HandlerError> {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        message: &IncomingMessage,
+    ) -> Result<(), HandlerError> {
         if message.body.len() > self.max_bytes {
             return Err(HandlerError::Permanent(format!(
                 "message of {} bytes exceeds the limit of {} bytes",
@@ -65,17 +71,36 @@ impl Handler for InboundHandler {
 }
 
 impl InboundHandler {
-    async fn submit(&self, tx: &mut PgConnection, message: &IncomingMessage, s: Submission) -> Result<(), HandlerError> {
+    async fn submit(
+        &self,
+        tx: &mut PgConnection,
+        message: &IncomingMessage,
+        s: Submission,
+    ) -> Result<(), HandlerError> {
         if let Some(outcome) = storage::external_outcome(tx, &s.source, &s.external_id).await? {
             tracing::info!(external_outcome = %outcome.event_type, "repeated external submission answered again");
             return answer_again(tx, message, &s.event_id, &outcome).await;
         }
-        let prefix = if message.content_type.as_deref().is_some_and(|c| c.starts_with(CONTENT_TYPE_PROTOBUF)) { "appeal." } else { "data." };
-        let (source, external_id, event_id) = (s.source.clone(), s.external_id.clone(), s.event_id.clone());
+        let prefix = if message
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with(CONTENT_TYPE_PROTOBUF))
+        {
+            "appeal."
+        } else {
+            "data."
+        };
+        let (source, external_id, event_id) =
+            (s.source.clone(), s.external_id.clone(), s.event_id.clone());
         let prepared = match self.registrar.prepare(s.appeal) {
             Ok(p) => p,
             Err(RegisterError::Invalid(issues)) => {
-                let rejection = Rejection { event_id, source, external_id, issues: prefix_fields(issues, prefix) };
+                let rejection = Rejection {
+                    event_id,
+                    source,
+                    external_id,
+                    issues: prefix_fields(issues, prefix),
+                };
                 return self.decline(tx, message, rejection).await;
             }
             Err(e) => return Err(HandlerError::Transient(e.to_string())),
@@ -83,28 +108,41 @@ impl InboundHandler {
         let registration = match self.registrar.register_in(tx, prepared, None, None).await {
             Ok(r) => r,
             Err(RegisterError::Invalid(issues)) => {
-                let rejection = Rejection { event_id, source, external_id, issues: prefix_fields(issues, prefix) };
+                let rejection = Rejection {
+                    event_id,
+                    source,
+                    external_id,
+                    issues: prefix_fields(issues, prefix),
+                };
                 return self.decline(tx, message, rejection).await;
             }
             Err(RegisterError::Db(e)) => return Err(e.into()),
             Err(e) => return Err(HandlerError::Transient(e.to_string())),
         };
         let r = &registration.record;
-        let event = registration.event.ok_or_else(|| HandlerError::Transient("registration wrote no event".into()))?;
+        let event = registration
+            .event
+            .ok_or_else(|| HandlerError::Transient("registration wrote no event".into()))?;
         let (reply_type, data) = if r.status == "declined" {
-            (DECLINED_TYPE, serde_json::json!({
-                "external_id": external_id,
-                "appeal_id": r.id.to_string(),
-                "registration_number": r.registration_number,
-                "reasons": r.decline_reasons.0,
-            }))
+            (
+                DECLINED_TYPE,
+                serde_json::json!({
+                    "external_id": external_id,
+                    "appeal_id": r.id.to_string(),
+                    "registration_number": r.registration_number,
+                    "reasons": r.decline_reasons.0,
+                }),
+            )
         } else {
-            (REGISTERED_TYPE, serde_json::json!({
-                "external_id": external_id,
-                "appeal_id": r.id.to_string(),
-                "registration_number": r.registration_number,
-                "registered_at": r.registered_at.to_rfc3339(),
-            }))
+            (
+                REGISTERED_TYPE,
+                serde_json::json!({
+                    "external_id": external_id,
+                    "appeal_id": r.id.to_string(),
+                    "registration_number": r.registration_number,
+                    "registered_at": r.registered_at.to_rfc3339(),
+                }),
+            )
         };
         let reply = reply_document(reply_type, &external_id, data, Utc::now());
         let outcome = ExternalOutcome {
@@ -113,13 +151,19 @@ impl InboundHandler {
             event_type: event.message_type.clone(),
             event_payload: event.payload.clone(),
             reply_type: reply_type.to_owned(),
-            reply_payload: serde_json::to_vec(&reply).map_err(|e| HandlerError::Transient(e.to_string()))?,
+            reply_payload: serde_json::to_vec(&reply)
+                .map_err(|e| HandlerError::Transient(e.to_string()))?,
         };
         storage::record_external_outcome(tx, &source, &external_id, &outcome).await?;
         send_reply(tx, message, &event_id, &outcome).await
     }
 
-    async fn decline(&self, tx: &mut PgConnection, message: &IncomingMessage, r: Rejection) -> Result<(), HandlerError> {
+    async fn decline(
+        &self,
+        tx: &mut PgConnection,
+        message: &IncomingMessage,
+        r: Rejection,
+    ) -> Result<(), HandlerError> {
         tracing::info!(reasons = r.issues.len(), "external submission declined");
         metrics::counter!("bakylau_inbound_declined_total").increment(1);
         let event = events::declined_unregistered(&r.source, &r.external_id, &r.issues);
@@ -136,7 +180,8 @@ impl InboundHandler {
             event_type: event.message_type.clone(),
             event_payload: event.payload.clone(),
             reply_type: DECLINED_TYPE.to_owned(),
-            reply_payload: serde_json::to_vec(&reply).map_err(|e| HandlerError::Transient(e.to_string()))?,
+            reply_payload: serde_json::to_vec(&reply)
+                .map_err(|e| HandlerError::Transient(e.to_string()))?,
         };
         // Keyed only when the sender gave both parts of the key.
         if !r.source.is_empty() && !r.external_id.is_empty() {
@@ -148,18 +193,44 @@ impl InboundHandler {
 
 /// A repeat: the stored event again with its original message id (consumers that saw it
 /// skip it), and the stored reply again.
-async fn answer_again(tx: &mut PgConnection, message: &IncomingMessage, event_id: &str, o: &ExternalOutcome) -> Result<(), HandlerError> {
-    let mut event = OutboxMessage::event(events::PRODUCER, &o.event_type, "", Utc::now(), &bakylau_proto::events::v1::Envelope::default());
+async fn answer_again(
+    tx: &mut PgConnection,
+    message: &IncomingMessage,
+    event_id: &str,
+    o: &ExternalOutcome,
+) -> Result<(), HandlerError> {
+    let mut event = OutboxMessage::event(
+        events::PRODUCER,
+        &o.event_type,
+        "",
+        Utc::now(),
+        &bakylau_proto::events::v1::Envelope::default(),
+    );
     event.message_id = o.event_id;
     event.payload = o.event_payload.clone();
     enqueue(tx, &event).await?;
     send_reply(tx, message, event_id, o).await
 }
 
-async fn send_reply(tx: &mut PgConnection, message: &IncomingMessage, event_id: &str, o: &ExternalOutcome) -> Result<(), HandlerError> {
+async fn send_reply(
+    tx: &mut PgConnection,
+    message: &IncomingMessage,
+    event_id: &str,
+    o: &ExternalOutcome,
+) -> Result<(), HandlerError> {
     if let Some(reply_to) = message.reply_to.as_deref().filter(|r| !r.is_empty()) {
-        let correlation = message.correlation_id.clone().filter(|c| !c.is_empty()).unwrap_or_else(|| event_id.to_owned());
-        let reply = OutboxMessage::reply(reply_to, &correlation, &o.reply_type, CONTENT_TYPE_CLOUDEVENTS, o.reply_payload.clone());
+        let correlation = message
+            .correlation_id
+            .clone()
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| event_id.to_owned());
+        let reply = OutboxMessage::reply(
+            reply_to,
+            &correlation,
+            &o.reply_type,
+            CONTENT_TYPE_CLOUDEVENTS,
+            o.reply_payload.clone(),
+        );
         enqueue(tx, &reply).await?;
     }
     Ok(())
@@ -167,28 +238,49 @@ async fn send_reply(tx: &mut PgConnection, message: &IncomingMessage, event_id: 
 
 /// The protobuf form of the contract, `bakylau.intake.v1.SubmitAppeal`.
 fn parse_protobuf(body: &[u8]) -> Result<Result<Submission, Rejection>, String> {
-    let msg = pb::SubmitAppeal::decode(body).map_err(|e| format!("body is not a bakylau.intake.v1.SubmitAppeal: {e}"))?;
+    let msg = pb::SubmitAppeal::decode(body)
+        .map_err(|e| format!("body is not a bakylau.intake.v1.SubmitAppeal: {e}"))?;
     let mut appeal = crate::api::new_appeal(msg.appeal.unwrap_or_default());
     appeal.channel = Some(Channel::External);
     appeal.source = msg.source.clone();
     if appeal.received_at.is_none() {
-        appeal.received_at = msg.time.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32));
+        appeal.received_at = msg
+            .time
+            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32));
     }
     let mut issues = Vec::new();
     if msg.id.trim().is_empty() {
         issues.push(FieldIssue::new("id", "required", "required: message id"));
     }
     if msg.source.trim().is_empty() {
-        issues.push(FieldIssue::new("source", "required", "required: sending system"));
+        issues.push(FieldIssue::new(
+            "source",
+            "required",
+            "required: sending system",
+        ));
     }
     if appeal.external_id.trim().is_empty() {
-        issues.push(FieldIssue::new("appeal.external_id", "required", "required: external_id"));
+        issues.push(FieldIssue::new(
+            "appeal.external_id",
+            "required",
+            "required: external_id",
+        ));
     }
     let external_id = appeal.external_id.clone();
     if issues.is_empty() {
-        Ok(Ok(Submission { event_id: msg.id, source: msg.source, external_id, appeal }))
+        Ok(Ok(Submission {
+            event_id: msg.id,
+            source: msg.source,
+            external_id,
+            appeal,
+        }))
     } else {
-        Ok(Err(Rejection { event_id: msg.id, source: msg.source, external_id, issues }))
+        Ok(Err(Rejection {
+            event_id: msg.id,
+            source: msg.source,
+            external_id,
+            issues,
+        }))
     }
 }
 

@@ -59,7 +59,12 @@ pub struct Registrar {
 
 impl Registrar {
     /// The gRPC path: idempotent on `request_id`.
-    pub async fn register(&self, request_id: Option<&str>, request_hash: Option<String>, appeal: NewAppeal) -> Result<Registration, RegisterError> {
+    pub async fn register(
+        &self,
+        request_id: Option<&str>,
+        request_hash: Option<String>,
+        appeal: NewAppeal,
+    ) -> Result<Registration, RegisterError> {
         if let Some(rid) = request_id {
             let mut conn = self.pool.acquire().await?;
             if let Some(existing) = storage::get_by_request_id(&mut conn, rid).await? {
@@ -68,7 +73,10 @@ impl Registrar {
         }
         let prepared = self.prepare(appeal)?;
         let mut tx = self.pool.begin().await?;
-        match self.register_in(&mut tx, prepared, request_id, request_hash.clone()).await {
+        match self
+            .register_in(&mut tx, prepared, request_id, request_hash.clone())
+            .await
+        {
             Ok(reg) => {
                 tx.commit().await.map_err(RegisterError::Db)?;
                 Ok(reg)
@@ -88,42 +96,84 @@ impl Registrar {
 
     /// Pre-review and signature verification: everything that needs no database.
     pub fn prepare(&self, mut appeal: NewAppeal) -> Result<Prepared, RegisterError> {
-        let verdict = pre_review(&appeal, &self.settings.pre_review).map_err(RegisterError::Invalid)?;
+        let verdict =
+            pre_review(&appeal, &self.settings.pre_review).map_err(RegisterError::Invalid)?;
         let mut decline = match verdict {
             Verdict::Accept => Vec::new(),
             Verdict::Decline(reasons) => reasons,
         };
         let now = Utc::now();
-        let (signature_status, signature_reason, signer_subject, signer_serial, verified_at) = match &appeal.signature {
-            None => ("absent".to_owned(), String::new(), String::new(), String::new(), None),
-            Some(cms) => {
-                let v = bakylau_signature::verify(cms, Some(appeal.text.as_bytes()), &self.trust, now);
-                if let Some(issue) = signature_decline(v.status) {
-                    decline.push(issue);
+        let (signature_status, signature_reason, signer_subject, signer_serial, verified_at) =
+            match &appeal.signature {
+                None => (
+                    "absent".to_owned(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    None,
+                ),
+                Some(cms) => {
+                    let v = bakylau_signature::verify(
+                        cms,
+                        Some(appeal.text.as_bytes()),
+                        &self.trust,
+                        now,
+                    );
+                    if let Some(issue) = signature_decline(v.status) {
+                        decline.push(issue);
+                    }
+                    let (subject, serial) = v
+                        .signer
+                        .map(|s| (s.subject, s.serial_number_hex))
+                        .unwrap_or_default();
+                    (
+                        v.status.as_str().to_owned(),
+                        v.reason,
+                        subject,
+                        serial,
+                        Some(now),
+                    )
                 }
-                let (subject, serial) = v.signer.map(|s| (s.subject, s.serial_number_hex)).unwrap_or_default();
-                (v.status.as_str().to_owned(), v.reason, subject, serial, Some(now))
-            }
-        };
+            };
         let channel = appeal.channel.unwrap_or(Channel::External);
         let officer = match (&appeal.received_by, channel) {
             (Some(o), _) if !o.full_name.trim().is_empty() => o.clone(),
             _ => self.settings.electronic_officer.clone(),
         };
-        let applicant_key = appeal.applicant.as_ref().map(|a| self.pseudonym(a.identity_number()));
-        let status = if decline.is_empty() { AppealStatus::Registered } else { AppealStatus::Declined };
+        let applicant_key = appeal
+            .applicant
+            .as_ref()
+            .map(|a| self.pseudonym(a.identity_number()));
+        let status = if decline.is_empty() {
+            AppealStatus::Registered
+        } else {
+            AppealStatus::Declined
+        };
         let record = AppealRecord {
             id: Uuid::now_v7(),
             registration_number: String::new(),
             office: self.settings.office.clone(),
             status: status.as_str().to_owned(),
             decline_reasons: Json(decline.clone()),
-            kind: appeal.kind.map(|k| k.as_str()).unwrap_or_default().to_owned(),
+            kind: appeal
+                .kind
+                .map(|k| k.as_str())
+                .unwrap_or_default()
+                .to_owned(),
             channel: channel.as_str().to_owned(),
             source: Some(appeal.source.clone()).filter(|s| !s.is_empty()),
             external_id: Some(appeal.external_id.clone()).filter(|s| !s.is_empty()),
-            language: appeal.language.map(|l| l.as_str()).unwrap_or_default().to_owned(),
-            applicant_type: appeal.applicant.as_ref().map(|a| a.type_name()).unwrap_or("anonymous").to_owned(),
+            language: appeal
+                .language
+                .map(|l| l.as_str())
+                .unwrap_or_default()
+                .to_owned(),
+            applicant_type: appeal
+                .applicant
+                .as_ref()
+                .map(|a| a.type_name())
+                .unwrap_or("anonymous")
+                .to_owned(),
             applicant_ref: applicant_key.clone(),
             applicant: appeal.applicant.clone().map(Json),
             co_signatories: Json(std::mem::take(&mut appeal.co_signatories)),
@@ -154,13 +204,29 @@ impl Registrar {
         };
         let mut record = record;
         record.collective = !record.co_signatories.0.is_empty();
-        Ok(Prepared { appeal, record, decline, applicant_key })
+        Ok(Prepared {
+            appeal,
+            record,
+            decline,
+            applicant_key,
+        })
     }
 
     /// Numbers and stores a prepared appeal and writes its event to the outbox, inside the
     /// caller's transaction.
-    pub async fn register_in(&self, conn: &mut PgConnection, prepared: Prepared, request_id: Option<&str>, request_hash: Option<String>) -> Result<Registration, RegisterError> {
-        let Prepared { appeal, mut record, decline, applicant_key } = prepared;
+    pub async fn register_in(
+        &self,
+        conn: &mut PgConnection,
+        prepared: Prepared,
+        request_id: Option<&str>,
+        request_hash: Option<String>,
+    ) -> Result<Registration, RegisterError> {
+        let Prepared {
+            appeal,
+            mut record,
+            decline,
+            applicant_key,
+        } = prepared;
         record.request_hash = request_hash;
         // Repeats: named by the registrar, or found by applicant and subject.
         if !appeal.repeated_of.is_empty() {
@@ -182,15 +248,22 @@ impl Registrar {
             let earlier = storage::earlier_of_applicant(conn, key, since).await?;
             let texts: Vec<String> = earlier.iter().map(|(_, s, t)| format!("{s} {t}")).collect();
             let current = format!("{} {}", record.subject, record.text);
-            if let Some((i, _)) = most_similar(&current, texts.iter().map(String::as_str), self.settings.repeat_similarity) {
+            if let Some((i, _)) = most_similar(
+                &current,
+                texts.iter().map(String::as_str),
+                self.settings.repeat_similarity,
+            ) {
                 record.repeated_of = Some(earlier[i].0);
             }
         }
         if let (Some(id), None) = (record.repeated_of, &record.repeated_of_number) {
-            record.repeated_of_number = storage::get_by_id(conn, id).await?.map(|r| r.registration_number);
+            record.repeated_of_number = storage::get_by_id(conn, id)
+                .await?
+                .map(|r| r.registration_number);
         }
 
-        let registered_at = registration_time(Utc::now(), &self.calendar, &self.settings.office_hours);
+        let registered_at =
+            registration_time(Utc::now(), &self.calendar, &self.settings.office_hours);
         let year = registration_year(registered_at);
         let sequence = storage::next_sequence(conn, &self.settings.office, year).await?;
         record.registration_number = format_number(&self.settings.office, year, sequence);
@@ -222,23 +295,35 @@ impl Registrar {
             status = %record.status,
             "appeal registered"
         );
-        Ok(Registration { record, replayed: false, event: Some(event) })
+        Ok(Registration {
+            record,
+            replayed: false,
+            event: Some(event),
+        })
     }
 
     fn pseudonym(&self, number: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.pseudonym_key).expect("HMAC takes keys of any length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.pseudonym_key)
+            .expect("HMAC takes keys of any length");
         mac.update(number.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
 }
 
-fn replay(existing: AppealRecord, request_hash: Option<&str>) -> Result<Registration, RegisterError> {
+fn replay(
+    existing: AppealRecord,
+    request_hash: Option<&str>,
+) -> Result<Registration, RegisterError> {
     if let (Some(stored), Some(given)) = (existing.request_hash.as_deref(), request_hash) {
         if stored != given {
             return Err(RegisterError::RequestIdReused);
         }
     }
-    Ok(Registration { record: existing, replayed: true, event: None })
+    Ok(Registration {
+        record: existing,
+        replayed: true,
+        event: None,
+    })
 }
 
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {

@@ -72,7 +72,11 @@ const SELECT_APPEAL: &str = "SELECT a.*, r.registration_number AS repeated_of_nu
 
 /// Takes the next number of `office` in `year`. The row lock it holds until commit is what
 /// makes numbers gap-free: a transaction that rolls back gives its number back.
-pub async fn next_sequence(conn: &mut PgConnection, office: &str, year: i32) -> Result<i64, sqlx::Error> {
+pub async fn next_sequence(
+    conn: &mut PgConnection,
+    office: &str,
+    year: i32,
+) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
         "INSERT INTO registration_counters (office, year, last) VALUES ($1, $2, 1) \
          ON CONFLICT (office, year) DO UPDATE SET last = registration_counters.last + 1 \
@@ -84,7 +88,14 @@ pub async fn next_sequence(conn: &mut PgConnection, office: &str, year: i32) -> 
     .await
 }
 
-pub async fn insert_appeal(conn: &mut PgConnection, a: &AppealRecord, reg_year: i32, reg_seq: i64, signature: Option<&[u8]>, request_id: Option<&str>) -> Result<(), sqlx::Error> {
+pub async fn insert_appeal(
+    conn: &mut PgConnection,
+    a: &AppealRecord,
+    reg_year: i32,
+    reg_seq: i64,
+    signature: Option<&[u8]>,
+    request_id: Option<&str>,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO appeals (id, registration_number, office, reg_year, reg_seq, status, decline_reasons, kind, channel, \
          source, external_id, language, applicant_type, applicant_ref, applicant, co_signatories, anonymous, \
@@ -140,7 +151,11 @@ pub async fn insert_appeal(conn: &mut PgConnection, a: &AppealRecord, reg_year: 
     Ok(())
 }
 
-pub async fn insert_attachments(conn: &mut PgConnection, appeal_id: Uuid, rows: &[NewAttachmentRow<'_>]) -> Result<(), sqlx::Error> {
+pub async fn insert_attachments(
+    conn: &mut PgConnection,
+    appeal_id: Uuid,
+    rows: &[NewAttachmentRow<'_>],
+) -> Result<(), sqlx::Error> {
     for (position, row) in rows.iter().enumerate() {
         sqlx::query(
             "INSERT INTO attachments (id, appeal_id, position, name, media_type, sha256, size_bytes, content) \
@@ -160,28 +175,46 @@ pub async fn insert_attachments(conn: &mut PgConnection, appeal_id: Uuid, rows: 
     Ok(())
 }
 
-pub async fn get_by_id(conn: &mut PgConnection, id: Uuid) -> Result<Option<AppealRecord>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_APPEAL} WHERE a.id = $1")))
-        .bind(id)
-        .fetch_optional(conn)
-        .await
+pub async fn get_by_id(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<Option<AppealRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_APPEAL} WHERE a.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn get_by_number(conn: &mut PgConnection, number: &str) -> Result<Option<AppealRecord>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_APPEAL} WHERE a.registration_number = $1")))
-        .bind(number)
-        .fetch_optional(conn)
-        .await
+pub async fn get_by_number(
+    conn: &mut PgConnection,
+    number: &str,
+) -> Result<Option<AppealRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_APPEAL} WHERE a.registration_number = $1"
+    )))
+    .bind(number)
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn get_by_request_id(conn: &mut PgConnection, request_id: &str) -> Result<Option<AppealRecord>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("{SELECT_APPEAL} WHERE a.request_id = $1")))
-        .bind(request_id)
-        .fetch_optional(conn)
-        .await
+pub async fn get_by_request_id(
+    conn: &mut PgConnection,
+    request_id: &str,
+) -> Result<Option<AppealRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{SELECT_APPEAL} WHERE a.request_id = $1"
+    )))
+    .bind(request_id)
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn id_by_number(conn: &mut PgConnection, number: &str) -> Result<Option<Uuid>, sqlx::Error> {
+pub async fn id_by_number(
+    conn: &mut PgConnection,
+    number: &str,
+) -> Result<Option<Uuid>, sqlx::Error> {
     sqlx::query_scalar("SELECT id FROM appeals WHERE registration_number = $1")
         .bind(number)
         .fetch_optional(conn)
@@ -189,7 +222,11 @@ pub async fn id_by_number(conn: &mut PgConnection, number: &str) -> Result<Optio
 }
 
 /// Earlier appeals of the same applicant since `since`, newest first, for repeat detection.
-pub async fn earlier_of_applicant(conn: &mut PgConnection, applicant_ref: &str, since: DateTime<Utc>) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
+pub async fn earlier_of_applicant(
+    conn: &mut PgConnection,
+    applicant_ref: &str,
+    since: DateTime<Utc>,
+) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, subject, text FROM appeals WHERE applicant_ref = $1 AND registered_at >= $2 \
          AND status = 'registered' ORDER BY registered_at DESC LIMIT 50",
@@ -200,7 +237,10 @@ pub async fn earlier_of_applicant(conn: &mut PgConnection, applicant_ref: &str, 
     .await
 }
 
-pub async fn attachments_of(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<AttachmentMeta>, sqlx::Error> {
+pub async fn attachments_of(
+    pool: &PgPool,
+    ids: &[Uuid],
+) -> Result<Vec<AttachmentMeta>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, appeal_id, name, media_type, sha256, size_bytes FROM attachments \
          WHERE appeal_id = ANY($1) ORDER BY appeal_id, position",
@@ -245,9 +285,14 @@ pub async fn list(pool: &PgPool, f: &AppealFilter) -> Result<Vec<AppealRecord>, 
         q.push(" AND a.district = ").push_bind(d.clone());
     }
     if let Some((t, id)) = f.after {
-        q.push(" AND (a.registered_at, a.id) > (").push_bind(t).push(", ").push_bind(id).push(")");
+        q.push(" AND (a.registered_at, a.id) > (")
+            .push_bind(t)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
     }
-    q.push(" ORDER BY a.registered_at, a.id LIMIT ").push_bind(f.limit);
+    q.push(" ORDER BY a.registered_at, a.id LIMIT ")
+        .push_bind(f.limit);
     q.build_query_as().fetch_all(pool).await
 }
 
@@ -262,7 +307,11 @@ pub struct ExternalOutcome {
     pub reply_payload: Vec<u8>,
 }
 
-pub async fn external_outcome(conn: &mut PgConnection, source: &str, external_id: &str) -> Result<Option<ExternalOutcome>, sqlx::Error> {
+pub async fn external_outcome(
+    conn: &mut PgConnection,
+    source: &str,
+    external_id: &str,
+) -> Result<Option<ExternalOutcome>, sqlx::Error> {
     sqlx::query_as(
         "UPDATE external_submissions SET deliveries = deliveries + 1 WHERE source = $1 AND external_id = $2 \
          RETURNING appeal_id, event_id, event_type, event_payload, reply_type, reply_payload",
@@ -273,7 +322,12 @@ pub async fn external_outcome(conn: &mut PgConnection, source: &str, external_id
     .await
 }
 
-pub async fn record_external_outcome(conn: &mut PgConnection, source: &str, external_id: &str, o: &ExternalOutcome) -> Result<(), sqlx::Error> {
+pub async fn record_external_outcome(
+    conn: &mut PgConnection,
+    source: &str,
+    external_id: &str,
+    o: &ExternalOutcome,
+) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO external_submissions (source, external_id, appeal_id, event_id, event_type, event_payload, \
          reply_type, reply_payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -309,7 +363,11 @@ pub struct ConsultationRecord {
 }
 
 /// Inserts, or returns the consultation already recorded under `request_id`.
-pub async fn insert_consultation(pool: &PgPool, c: &ConsultationRecord, request_id: Option<&str>) -> Result<ConsultationRecord, sqlx::Error> {
+pub async fn insert_consultation(
+    pool: &PgPool,
+    c: &ConsultationRecord,
+    request_id: Option<&str>,
+) -> Result<ConsultationRecord, sqlx::Error> {
     let inserted: Option<ConsultationRecord> = sqlx::query_as(
         "INSERT INTO consultations (id, request_id, channel, person_name, person_phone, language, topic, question, \
          answer, officer_name, officer_position, given_at, duration_minutes, district) \
@@ -333,7 +391,12 @@ pub async fn insert_consultation(pool: &PgPool, c: &ConsultationRecord, request_
     .await?;
     match inserted {
         Some(r) => Ok(r),
-        None => sqlx::query_as("SELECT * FROM consultations WHERE request_id = $1").bind(request_id).fetch_one(pool).await,
+        None => {
+            sqlx::query_as("SELECT * FROM consultations WHERE request_id = $1")
+                .bind(request_id)
+                .fetch_one(pool)
+                .await
+        }
     }
 }
 
@@ -347,7 +410,10 @@ pub struct ConsultationFilter {
     pub limit: i64,
 }
 
-pub async fn list_consultations(pool: &PgPool, f: &ConsultationFilter) -> Result<Vec<ConsultationRecord>, sqlx::Error> {
+pub async fn list_consultations(
+    pool: &PgPool,
+    f: &ConsultationFilter,
+) -> Result<Vec<ConsultationRecord>, sqlx::Error> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new("SELECT * FROM consultations WHERE TRUE");
     if let Some(t) = f.given_from {
         q.push(" AND given_at >= ").push_bind(t);
@@ -362,7 +428,11 @@ pub async fn list_consultations(pool: &PgPool, f: &ConsultationFilter) -> Result
         q.push(" AND officer_name = ").push_bind(o.clone());
     }
     if let Some((t, id)) = f.after {
-        q.push(" AND (given_at, id) > (").push_bind(t).push(", ").push_bind(id).push(")");
+        q.push(" AND (given_at, id) > (")
+            .push_bind(t)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
     }
     q.push(" ORDER BY given_at, id LIMIT ").push_bind(f.limit);
     q.build_query_as().fetch_all(pool).await

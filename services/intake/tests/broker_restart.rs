@@ -23,7 +23,11 @@ async fn every_registration_is_announced_after_a_broker_restart() {
         for i in 0..60u32 {
             let req = common::request(300 + i, &format!("Обращение {i}: нет воды в доме"));
             // Registration needs only Postgres: it goes on while the broker is down.
-            let resp = client.register_appeal(req).await.expect("registration while broker is down").into_inner();
+            let resp = client
+                .register_appeal(req)
+                .await
+                .expect("registration while broker is down")
+                .into_inner();
             ids.insert(resp.appeal.unwrap().id);
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -37,11 +41,23 @@ async fn every_registration_is_announced_after_a_broker_restart() {
     let registered = writer.await.unwrap();
 
     let mut tap = svc.env.reopen_tap(&queue).await.unwrap();
-    let events = tap.collect(registered.len() + 10, Duration::from_secs(30)).await;
+    let events = tap
+        .collect(registered.len() + 10, Duration::from_secs(30))
+        .await;
     let announced: BTreeSet<String> = events.iter().map(|e| e.envelope.subject.clone()).collect();
     let missing: Vec<_> = registered.difference(&announced).collect();
-    assert!(missing.is_empty(), "{} of {} registrations were never announced", missing.len(), registered.len());
+    assert!(
+        missing.is_empty(),
+        "{} of {} registrations were never announced",
+        missing.len(),
+        registered.len()
+    );
     let pool = svc.pool().await;
-    assert_eq!(bakylau_platform::broker::outbox::pending_count(&pool).await.unwrap(), 0);
+    assert_eq!(
+        bakylau_platform::broker::outbox::pending_count(&pool)
+            .await
+            .unwrap(),
+        0
+    );
     svc.stop().await;
 }

@@ -28,7 +28,11 @@ fn spawn_intake(env: &TestEnv, port: u16) -> Child {
 async fn sigkill_mid_stream_loses_and_doubles_nothing() {
     let env = TestEnv::new().await.unwrap();
     let mut tap = env.event_tap(&["appeal.registered"]).await.unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("http://127.0.0.1:{port}");
     let mut child = spawn_intake(&env, port);
     common::wait_serving(&addr).await;
@@ -42,14 +46,19 @@ async fn sigkill_mid_stream_loses_and_doubles_nothing() {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
             loop {
                 let attempt = async {
-                    let mut c = IntakeServiceClient::connect(writer_addr.clone()).await.ok()?;
+                    let mut c = IntakeServiceClient::connect(writer_addr.clone())
+                        .await
+                        .ok()?;
                     c.register_appeal(req.clone()).await.ok()
                 };
                 if let Some(resp) = attempt.await {
                     acked.insert(req.request_id.clone(), resp.into_inner().appeal.unwrap().id);
                     break;
                 }
-                assert!(tokio::time::Instant::now() < deadline, "intake never came back");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "intake never came back"
+                );
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
@@ -74,16 +83,44 @@ async fn sigkill_mid_stream_loses_and_doubles_nothing() {
     let acked_ids: BTreeSet<&str> = acked.values().map(String::as_str).collect();
     assert_eq!(acked_ids.len(), 120, "each request got its own appeal");
     for id in &acked_ids {
-        assert_eq!(per_appeal.get(id).copied().unwrap_or(0), 1, "appeal {id}: events after dedup");
+        assert_eq!(
+            per_appeal.get(id).copied().unwrap_or(0),
+            1,
+            "appeal {id}: events after dedup"
+        );
     }
-    assert_eq!(per_appeal.len(), acked_ids.len(), "events for appeals no client saw acknowledged");
+    assert_eq!(
+        per_appeal.len(),
+        acked_ids.len(),
+        "events for appeals no client saw acknowledged"
+    );
 
-    let pool = sqlx::PgPool::connect(&format!("{}?options=-csearch_path%3Dintake", env.database_url)).await.unwrap();
-    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM appeals").fetch_one(&pool).await.unwrap();
+    let pool = sqlx::PgPool::connect(&format!(
+        "{}?options=-csearch_path%3Dintake",
+        env.database_url
+    ))
+    .await
+    .unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM appeals")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(stored, 120, "no appeal lost or doubled");
-    assert_eq!(bakylau_platform::broker::outbox::pending_count(&pool).await.unwrap(), 0);
-    let numbers: Vec<i64> = sqlx::query_scalar("SELECT reg_seq FROM appeals ORDER BY reg_seq").fetch_all(&pool).await.unwrap();
-    assert_eq!(numbers, (1..=120).collect::<Vec<i64>>(), "numbers stay gap-free across a crash");
+    assert_eq!(
+        bakylau_platform::broker::outbox::pending_count(&pool)
+            .await
+            .unwrap(),
+        0
+    );
+    let numbers: Vec<i64> = sqlx::query_scalar("SELECT reg_seq FROM appeals ORDER BY reg_seq")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        numbers,
+        (1..=120).collect::<Vec<i64>>(),
+        "numbers stay gap-free across a crash"
+    );
     pool.close().await;
     let _ = child.kill();
     let _ = child.wait();

@@ -22,25 +22,45 @@ async fn registered_appeal_is_stored_numbered_and_announced() {
     let appeal = resp.appeal.unwrap();
     let coupon = resp.coupon.unwrap();
     assert!(!resp.replayed);
-    assert!(coupon.registration_number.starts_with("ALM-20"), "{}", coupon.registration_number);
+    assert!(
+        coupon.registration_number.starts_with("ALM-20"),
+        "{}",
+        coupon.registration_number
+    );
     assert!(coupon.registration_number.ends_with("-000001"));
     assert_eq!(coupon.officer_name, "Registrar One");
     assert_eq!(appeal.status, pb::AppealStatus::Registered as i32);
 
     let by_number = client
-        .get_appeal(pb::GetAppealRequest { key: Some(pb::get_appeal_request::Key::RegistrationNumber(coupon.registration_number.clone())) })
+        .get_appeal(pb::GetAppealRequest {
+            key: Some(pb::get_appeal_request::Key::RegistrationNumber(
+                coupon.registration_number.clone(),
+            )),
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(by_number.id, appeal.id);
     assert_eq!(by_number.text, "Прошу отремонтировать дорогу на улице Абая");
-    let by_id = client.get_appeal(pb::GetAppealRequest { key: Some(pb::get_appeal_request::Key::Id(appeal.id.clone())) }).await.unwrap().into_inner();
+    let by_id = client
+        .get_appeal(pb::GetAppealRequest {
+            key: Some(pb::get_appeal_request::Key::Id(appeal.id.clone())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(by_id.registration_number, coupon.registration_number);
 
-    let event = tap.next(Duration::from_secs(15)).await.expect("appeal.registered published");
+    let event = tap
+        .next(Duration::from_secs(15))
+        .await
+        .expect("appeal.registered published");
     assert_eq!(event.envelope.r#type, "appeal.registered");
     assert_eq!(event.envelope.subject, appeal.id);
-    assert_eq!(event.envelope.payload_type, "bakylau.events.v1.AppealRegistered");
+    assert_eq!(
+        event.envelope.payload_type,
+        "bakylau.events.v1.AppealRegistered"
+    );
     let payload = ev::AppealRegistered::decode(event.envelope.payload.as_slice()).unwrap();
     assert_eq!(payload.registration_number, coupon.registration_number);
     assert_eq!(payload.locality.unwrap().district, "talgar");
@@ -48,7 +68,10 @@ async fn registered_appeal_is_stored_numbered_and_announced() {
     assert_eq!(payload.applicant_ref.len(), 64);
     // No personal data travels in events.
     let raw = String::from_utf8_lossy(&event.envelope.payload).into_owned();
-    assert!(!raw.contains(&iin) && !raw.contains("Сапарова") && !raw.contains("+7701"), "personal data in event");
+    assert!(
+        !raw.contains(&iin) && !raw.contains("Сапарова") && !raw.contains("+7701"),
+        "personal data in event"
+    );
     svc.stop().await;
 }
 
@@ -57,37 +80,76 @@ async fn invalid_fields_are_named_and_nothing_is_registered() {
     let svc = start().await;
     let mut client = svc.client().await;
     let mut req = request(2, "текст");
-    if let Some(pb::applicant::Party::Individual(i)) = req.applicant.as_mut().and_then(|a| a.party.as_mut()) {
+    if let Some(pb::applicant::Party::Individual(i)) =
+        req.applicant.as_mut().and_then(|a| a.party.as_mut())
+    {
         let last = i.iin.pop().unwrap();
         i.iin.push(if last == '0' { '1' } else { '0' });
         i.full_name.clear();
     }
     req.kind = 0;
-    req.location = Some(pb::GeoPoint { lat: 10.0, lon: 10.0 });
+    req.location = Some(pb::GeoPoint {
+        lat: 10.0,
+        lon: 10.0,
+    });
     let err = client.register_appeal(req).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     for field in ["kind", "applicant.iin", "applicant.full_name", "location"] {
-        assert!(err.message().contains(field), "{field} not named in {:?}", err.message());
+        assert!(
+            err.message().contains(field),
+            "{field} not named in {:?}",
+            err.message()
+        );
     }
-    let list = client.list_appeals(pb::ListAppealsRequest::default()).await.unwrap().into_inner();
+    let list = client
+        .list_appeals(pb::ListAppealsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(list.appeals.is_empty());
 
-    let err = client.get_appeal(pb::GetAppealRequest { key: Some(pb::get_appeal_request::Key::Id("nope".into())) }).await.unwrap_err();
+    let err = client
+        .get_appeal(pb::GetAppealRequest {
+            key: Some(pb::get_appeal_request::Key::Id("nope".into())),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("id"));
     let err = client
-        .get_appeal(pb::GetAppealRequest { key: Some(pb::get_appeal_request::Key::RegistrationNumber("ALM-2026-999999".into())) })
+        .get_appeal(pb::GetAppealRequest {
+            key: Some(pb::get_appeal_request::Key::RegistrationNumber(
+                "ALM-2026-999999".into(),
+            )),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let err = client.list_appeals(pb::ListAppealsRequest { page_size: 5000, ..Default::default() }).await.unwrap_err();
+    let err = client
+        .list_appeals(pb::ListAppealsRequest {
+            page_size: 5000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
     assert!(err.message().contains("page_size"));
 
     // An oversized request is refused, not buffered.
     let mut big = request(3, "x");
-    big.attachments.push(pb::Attachment { name: "a.pdf".into(), media_type: "application/pdf".into(), content: vec![0; 5 * 1024 * 1024], ..Default::default() });
+    big.attachments.push(pb::Attachment {
+        name: "a.pdf".into(),
+        media_type: "application/pdf".into(),
+        content: vec![0; 5 * 1024 * 1024],
+        ..Default::default()
+    });
     let err = client.register_appeal(big).await.unwrap_err();
-    assert!(matches!(err.code(), Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument), "{err:?}");
+    assert!(
+        matches!(
+            err.code(),
+            Code::OutOfRange | Code::ResourceExhausted | Code::InvalidArgument
+        ),
+        "{err:?}"
+    );
     svc.stop().await;
 }
 
@@ -96,8 +158,16 @@ async fn retried_request_returns_the_same_appeal() {
     let svc = start().await;
     let mut client = svc.client().await;
     let req = request(4, "Не работает уличное освещение");
-    let first = client.register_appeal(req.clone()).await.unwrap().into_inner();
-    let second = client.register_appeal(req.clone()).await.unwrap().into_inner();
+    let first = client
+        .register_appeal(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let second = client
+        .register_appeal(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(second.replayed);
     assert_eq!(first.appeal.unwrap().id, second.appeal.unwrap().id);
     let mut changed = req.clone();
@@ -106,7 +176,10 @@ async fn retried_request_returns_the_same_appeal() {
     assert_eq!(err.code(), Code::AlreadyExists);
     assert!(err.message().contains("request_id"));
     let pool = svc.pool().await;
-    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM appeals").fetch_one(&pool).await.unwrap();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM appeals")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(n, 1);
     svc.stop().await;
 }
@@ -118,7 +191,12 @@ async fn concurrent_registrations_get_gap_free_unique_numbers() {
     for i in 0..60u32 {
         let addr = svc.addr.clone();
         tasks.push(tokio::spawn(async move {
-            let mut c = bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient::connect(addr).await.unwrap();
+            let mut c =
+                bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient::connect(
+                    addr,
+                )
+                .await
+                .unwrap();
             let req = request(100 + i, &format!("Обращение номер {i} о проблеме с водой"));
             let resp = c.register_appeal(req.clone()).await.unwrap().into_inner();
             // A retry racing the original must not create a second appeal.
@@ -132,7 +210,10 @@ async fn concurrent_registrations_get_gap_free_unique_numbers() {
         numbers.insert(t.await.unwrap());
     }
     assert_eq!(numbers.len(), 60, "duplicate numbers");
-    let seqs: Vec<i64> = numbers.iter().map(|n| n.rsplit('-').next().unwrap().parse().unwrap()).collect();
+    let seqs: Vec<i64> = numbers
+        .iter()
+        .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
     assert_eq!(seqs, (1..=60).collect::<Vec<i64>>(), "numbers have gaps");
     svc.stop().await;
 }
@@ -145,17 +226,32 @@ async fn anonymous_appeal_is_registered_then_declined_unless_corruption() {
     let mut req = request(5, "Анонимная жалоба на соседей");
     req.applicant = None;
     req.anonymous = true;
-    let declined = client.register_appeal(req.clone()).await.unwrap().into_inner().appeal.unwrap();
+    let declined = client
+        .register_appeal(req.clone())
+        .await
+        .unwrap()
+        .into_inner()
+        .appeal
+        .unwrap();
     assert_eq!(declined.status, pb::AppealStatus::Declined as i32);
     assert_eq!(declined.decline_reasons[0].code, "anonymous_not_considered");
     assert!(!declined.registration_number.is_empty());
-    let event = tap.next(Duration::from_secs(15)).await.expect("appeal.declined");
+    let event = tap
+        .next(Duration::from_secs(15))
+        .await
+        .expect("appeal.declined");
     let payload = ev::AppealDeclined::decode(event.envelope.payload.as_slice()).unwrap();
     assert_eq!(payload.registration_number, declined.registration_number);
 
     req.request_id = uuid::Uuid::new_v4().to_string();
     req.corruption_report = true;
-    let accepted = client.register_appeal(req).await.unwrap().into_inner().appeal.unwrap();
+    let accepted = client
+        .register_appeal(req)
+        .await
+        .unwrap()
+        .into_inner()
+        .appeal
+        .unwrap();
     assert_eq!(accepted.status, pb::AppealStatus::Registered as i32);
     svc.stop().await;
 }
@@ -164,23 +260,57 @@ async fn anonymous_appeal_is_registered_then_declined_unless_corruption() {
 async fn repeated_appeal_is_linked_and_bad_signature_declined() {
     let svc = start().await;
     let mut client = svc.client().await;
-    let first = client.register_appeal(request(6, "Прошу отремонтировать дорогу на улице Абая в Талгаре, ямы")).await.unwrap().into_inner();
+    let first = client
+        .register_appeal(request(
+            6,
+            "Прошу отремонтировать дорогу на улице Абая в Талгаре, ямы",
+        ))
+        .await
+        .unwrap()
+        .into_inner();
     let second = client
-        .register_appeal(request(6, "Повторно прошу отремонтировать дорогу на улице Абая в Талгаре, ямы не засыпаны"))
+        .register_appeal(request(
+            6,
+            "Повторно прошу отремонтировать дорогу на улице Абая в Талгаре, ямы не засыпаны",
+        ))
         .await
         .unwrap()
         .into_inner()
         .appeal
         .unwrap();
-    assert_eq!(second.repeated_of_registration_number, first.coupon.unwrap().registration_number);
-    let other = client.register_appeal(request(7, "Прошу отремонтировать дорогу на улице Абая в Талгаре, ямы")).await.unwrap().into_inner().appeal.unwrap();
-    assert!(other.repeated_of_appeal_id.is_empty(), "another applicant is not a repeat");
+    assert_eq!(
+        second.repeated_of_registration_number,
+        first.coupon.unwrap().registration_number
+    );
+    let other = client
+        .register_appeal(request(
+            7,
+            "Прошу отремонтировать дорогу на улице Абая в Талгаре, ямы",
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .appeal
+        .unwrap();
+    assert!(
+        other.repeated_of_appeal_id.is_empty(),
+        "another applicant is not a repeat"
+    );
 
     let mut electronic = request(8, "Электронное обращение");
     electronic.channel = pb::Channel::Electronic as i32;
     electronic.received_by = None;
-    electronic.signature = Some(pb::Signature { format: pb::SignatureFormat::Cms as i32, content: b"not a signature".to_vec() });
-    let a = client.register_appeal(electronic).await.unwrap().into_inner().appeal.unwrap();
+    electronic.signature = Some(pb::Signature {
+        format: pb::SignatureFormat::Cms as i32,
+        content: b"not a signature".to_vec(),
+    });
+    let a = client
+        .register_appeal(electronic)
+        .await
+        .unwrap()
+        .into_inner()
+        .appeal
+        .unwrap();
     assert_eq!(a.signature.unwrap().status, "malformed");
     assert_eq!(a.status, pb::AppealStatus::Declined as i32);
     assert_eq!(a.decline_reasons[0].field, "signature");
@@ -199,14 +329,36 @@ async fn list_filters_and_pages() {
         }
         client.register_appeal(req).await.unwrap();
     }
-    let ile = client.list_appeals(pb::ListAppealsRequest { district: "ile".into(), ..Default::default() }).await.unwrap().into_inner();
+    let ile = client
+        .list_appeals(pb::ListAppealsRequest {
+            district: "ile".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(ile.appeals.len(), 4);
-    let proposals = client.list_appeals(pb::ListAppealsRequest { kind: pb::AppealKind::Proposal as i32, ..Default::default() }).await.unwrap().into_inner();
+    let proposals = client
+        .list_appeals(pb::ListAppealsRequest {
+            kind: pb::AppealKind::Proposal as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(proposals.appeals.len(), 4);
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {
-        let page = client.list_appeals(pb::ListAppealsRequest { page_size: 3, page_token: token.clone(), ..Default::default() }).await.unwrap().into_inner();
+        let page = client
+            .list_appeals(pb::ListAppealsRequest {
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
         seen.extend(page.appeals.into_iter().map(|a| a.registration_number));
         if page.next_page_token.is_empty() {
             break;
@@ -229,17 +381,34 @@ async fn consultations_are_recorded_and_listed() {
         topic: "social_protection".into(),
         question: "Атаулы әлеуметтік көмекті қалай алуға болады?".into(),
         answer: "Аудандық жұмыспен қамту бөліміне жүгініңіз".into(),
-        given_by: Some(pb::Officer { full_name: "Consultant".into(), position: "specialist".into() }),
+        given_by: Some(pb::Officer {
+            full_name: "Consultant".into(),
+            position: "specialist".into(),
+        }),
         duration_minutes: 7,
         ..Default::default()
     };
-    let first = client.record_consultation(req.clone()).await.unwrap().into_inner();
+    let first = client
+        .record_consultation(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
     let again = client.record_consultation(req).await.unwrap().into_inner();
     assert_eq!(first.id, again.id);
-    let err = client.record_consultation(pb::RecordConsultationRequest::default()).await.unwrap_err();
+    let err = client
+        .record_consultation(pb::RecordConsultationRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("question") && err.message().contains("given_by.full_name"));
-    let list = client.list_consultations(pb::ListConsultationsRequest { topic: "social_protection".into(), ..Default::default() }).await.unwrap().into_inner();
+    let list = client
+        .list_consultations(pb::ListConsultationsRequest {
+            topic: "social_protection".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(list.consultations.len(), 1);
     svc.stop().await;
 }
@@ -247,24 +416,49 @@ async fn consultations_are_recorded_and_listed() {
 #[tokio::test]
 async fn health_and_reflection_answer_stock_clients() {
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1::{ServerReflectionRequest, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse};
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_request::MessageRequest,
+        server_reflection_response::MessageResponse,
+    };
     let svc = start().await;
-    let mut health = tonic_health::pb::health_client::HealthClient::new(common::channel(&svc.addr).await.unwrap());
+    let mut health = tonic_health::pb::health_client::HealthClient::new(
+        common::channel(&svc.addr).await.unwrap(),
+    );
     let status = health
-        .check(tonic_health::pb::HealthCheckRequest { service: "bakylau.intake.v1.IntakeService".into() })
+        .check(tonic_health::pb::HealthCheckRequest {
+            service: "bakylau.intake.v1.IntakeService".into(),
+        })
         .await
         .unwrap()
         .into_inner()
         .status;
-    assert_eq!(status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32);
+    assert_eq!(
+        status,
+        tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+    );
     let mut reflection = ServerReflectionClient::new(common::channel(&svc.addr).await.unwrap());
-    let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
-    let mut stream = reflection.server_reflection_info(tokio_stream::iter(vec![request])).await.unwrap().into_inner();
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut stream = reflection
+        .server_reflection_info(tokio_stream::iter(vec![request]))
+        .await
+        .unwrap()
+        .into_inner();
     let response = stream.message().await.unwrap().unwrap();
-    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else { panic!("no service list") };
+    let Some(MessageResponse::ListServicesResponse(list)) = response.message_response else {
+        panic!("no service list")
+    };
     let names: Vec<_> = list.service.into_iter().map(|s| s.name).collect();
-    assert!(names.contains(&"bakylau.intake.v1.IntakeService".to_string()), "{names:?}");
-    assert!(names.contains(&"grpc.health.v1.Health".to_string()), "{names:?}");
+    assert!(
+        names.contains(&"bakylau.intake.v1.IntakeService".to_string()),
+        "{names:?}"
+    );
+    assert!(
+        names.contains(&"grpc.health.v1.Health".to_string()),
+        "{names:?}"
+    );
 
     // During shutdown the probe sees NOT_SERVING before the server goes away.
     let addr = svc.addr.clone();
@@ -275,9 +469,15 @@ async fn health_and_reflection_answer_stock_clients() {
             match common::channel(&addr).await {
                 Err(_) => true,
                 Ok(ch) => tonic_health::pb::health_client::HealthClient::new(ch)
-                    .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
                     .await
-                    .map(|r| r.into_inner().status != tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
+                    .map(|r| {
+                        r.into_inner().status
+                            != tonic_health::pb::health_check_response::ServingStatus::Serving
+                                as i32
+                    })
                     .unwrap_or(true),
             }
         }

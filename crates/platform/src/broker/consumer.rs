@@ -108,7 +108,9 @@ impl From<sqlx::Error> for HandlerError {
             | sqlx::Error::Tls(_)
             | sqlx::Error::Protocol(_) => HandlerError::Infrastructure(e.to_string()),
             sqlx::Error::Database(ref db)
-                if db.code().is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
+                if db
+                    .code()
+                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
             {
                 HandlerError::Infrastructure(e.to_string())
             }
@@ -309,14 +311,27 @@ impl<H: Handler> Consumer<H> {
         let step = message.attempt as usize;
         if step >= self.spec.retry_delays_ms.len() {
             return self
-                .park(publish_ch, message, &format!("gave up after {} retries: {reason}", step))
+                .park(
+                    publish_ch,
+                    message,
+                    &format!("gave up after {} retries: {reason}", step),
+                )
                 .await;
         }
         let mut headers = message.headers.clone();
         headers.insert(headers::ATTEMPT.into(), AMQPValue::LongInt(step as i32 + 1));
-        headers.insert(headers::LAST_ERROR.into(), long_string(&truncate(reason, 500)));
-        headers.insert(headers::ORIGINAL_ROUTING_KEY.into(), long_string(&message.routing_key));
-        headers.insert(headers::ORIGINAL_EXCHANGE.into(), long_string(&message.exchange));
+        headers.insert(
+            headers::LAST_ERROR.into(),
+            long_string(&truncate(reason, 500)),
+        );
+        headers.insert(
+            headers::ORIGINAL_ROUTING_KEY.into(),
+            long_string(&message.routing_key),
+        );
+        headers.insert(
+            headers::ORIGINAL_EXCHANGE.into(),
+            long_string(&message.exchange),
+        );
         tracing::warn!(queue = %self.spec.name, attempt = step + 1, reason = %reason, "message failed; retrying later");
         publish_confirmed(
             publish_ch,
@@ -338,13 +353,22 @@ impl<H: Handler> Consumer<H> {
         reason: &str,
     ) -> Result<Outcome, String> {
         let mut headers = message.headers.clone();
-        headers.insert(headers::PARK_REASON.into(), long_string(&truncate(reason, 2000)));
+        headers.insert(
+            headers::PARK_REASON.into(),
+            long_string(&truncate(reason, 2000)),
+        );
         headers.insert(
             headers::PARKED_AT.into(),
             long_string(&chrono::Utc::now().to_rfc3339()),
         );
-        headers.insert(headers::ORIGINAL_ROUTING_KEY.into(), long_string(&message.routing_key));
-        headers.insert(headers::ORIGINAL_EXCHANGE.into(), long_string(&message.exchange));
+        headers.insert(
+            headers::ORIGINAL_ROUTING_KEY.into(),
+            long_string(&message.routing_key),
+        );
+        headers.insert(
+            headers::ORIGINAL_EXCHANGE.into(),
+            long_string(&message.exchange),
+        );
         tracing::error!(queue = %self.spec.name, reason = %reason, "message parked");
         publish_confirmed(
             publish_ch,

@@ -172,7 +172,10 @@ impl OutboxRelay {
                 continue;
             }
             let _link = LinkGuard::up(self.readiness.clone(), "broker:outbox");
-            if let Err(e) = self.publish_until_broken(&conn, &channel, &wake, &shutdown).await {
+            if let Err(e) = self
+                .publish_until_broken(&conn, &channel, &wake, &shutdown)
+                .await
+            {
                 tracing::warn!(error = %e, "outbox relay interrupted; reconnecting");
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
@@ -269,7 +272,12 @@ impl OutboxRelay {
                 .instrument(span)
                 .await;
             match publish {
-                Ok(confirm) => confirms.push((id, exchange.is_empty(), row.get::<i32, _>("attempts"), confirm)),
+                Ok(confirm) => confirms.push((
+                    id,
+                    exchange.is_empty(),
+                    row.get::<i32, _>("attempts"),
+                    confirm,
+                )),
                 Err(e) => {
                     broker_error = Some(e);
                     break;
@@ -297,10 +305,12 @@ impl OutboxRelay {
             }
         }
         if !sent.is_empty() {
-            sqlx::query("UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)")
-                .bind(&sent)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE outbox SET sent_at = now(), attempts = attempts + 1 WHERE id = ANY($1)",
+            )
+            .bind(&sent)
+            .execute(&mut *tx)
+            .await?;
             metrics::counter!("bakylau_outbox_published_total").increment(sent.len() as u64);
         }
         for (id, give_up, error) in &failed {

@@ -29,7 +29,10 @@ fn digits(s: &str) -> Result<[u8; 12], IdError> {
 /// The check digit of the first 11 digits, or `None` when the algorithm yields 10 twice
 /// (such numbers are never issued).
 pub fn check_digit(d: &[u8; 12]) -> Option<u8> {
-    let first: u32 = (0..11).map(|i| u32::from(d[i]) * (i as u32 + 1)).sum::<u32>() % 11;
+    let first: u32 = (0..11)
+        .map(|i| u32::from(d[i]) * (i as u32 + 1))
+        .sum::<u32>()
+        % 11;
     if first != 10 {
         return Some(first as u8);
     }
@@ -117,7 +120,11 @@ mod tests {
                 for (i, b) in p.bytes().enumerate() {
                     d[i] = b - b'0';
                 }
-                (0..11).map(|i| u32::from(d[i]) * (i as u32 + 1)).sum::<u32>() % 11 == 10
+                (0..11)
+                    .map(|i| u32::from(d[i]) * (i as u32 + 1))
+                    .sum::<u32>()
+                    % 11
+                    == 10
             })
             .unwrap();
         if let Some(iin) = with_check_digit(&prefix) {

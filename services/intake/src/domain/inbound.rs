@@ -47,17 +47,36 @@ pub fn parse_cloudevent(body: &[u8]) -> Result<Result<Submission, Rejection>, St
     let source = r.string(&event, "source", "source", true);
     match event.get("specversion").and_then(Value::as_str) {
         Some("1.0") => {}
-        Some(other) => r.issue("specversion", "unsupported", format!("CloudEvents specversion 1.0 is required, got {:?}", clip(other))),
-        None => r.issue("specversion", "required", "required: CloudEvents specversion \"1.0\""),
+        Some(other) => r.issue(
+            "specversion",
+            "unsupported",
+            format!(
+                "CloudEvents specversion 1.0 is required, got {:?}",
+                clip(other)
+            ),
+        ),
+        None => r.issue(
+            "specversion",
+            "required",
+            "required: CloudEvents specversion \"1.0\"",
+        ),
     }
     match event.get("type").and_then(Value::as_str) {
         Some(SUBMIT_TYPE) => {}
-        Some(other) => r.issue("type", "unsupported", format!("type must be {SUBMIT_TYPE}, got {:?}", clip(other))),
+        Some(other) => r.issue(
+            "type",
+            "unsupported",
+            format!("type must be {SUBMIT_TYPE}, got {:?}", clip(other)),
+        ),
         None => r.issue("type", "required", format!("required: type {SUBMIT_TYPE}")),
     }
     if let Some(ct) = event.get("datacontenttype").and_then(Value::as_str) {
         if !ct.starts_with("application/json") {
-            r.issue("datacontenttype", "unsupported", "data must be application/json");
+            r.issue(
+                "datacontenttype",
+                "unsupported",
+                "data must be application/json",
+            );
         }
     }
     let data = match event.get("data") {
@@ -81,9 +100,19 @@ pub fn parse_cloudevent(body: &[u8]) -> Result<Result<Submission, Rejection>, St
         appeal.received_at = time;
     }
     if r.issues.is_empty() {
-        Ok(Ok(Submission { event_id, source, external_id, appeal }))
+        Ok(Ok(Submission {
+            event_id,
+            source,
+            external_id,
+            appeal,
+        }))
     } else {
-        Ok(Err(Rejection { event_id, source, external_id, issues: r.issues }))
+        Ok(Err(Rejection {
+            event_id,
+            source,
+            external_id,
+            issues: r.issues,
+        }))
     }
 }
 
@@ -102,7 +131,13 @@ impl Reader {
         self.issues.push(FieldIssue::new(field, code, message));
     }
 
-    fn string(&mut self, obj: &Map<String, Value>, key: &str, path: &str, required: bool) -> String {
+    fn string(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        required: bool,
+    ) -> String {
         match obj.get(key) {
             Some(Value::String(s)) if !s.trim().is_empty() || !required => s.clone(),
             Some(Value::String(_)) | None | Some(Value::Null) => {
@@ -143,7 +178,12 @@ impl Reader {
         }
     }
 
-    fn object<'a>(&mut self, obj: &'a Map<String, Value>, key: &str, path: &str) -> Option<&'a Map<String, Value>> {
+    fn object<'a>(
+        &mut self,
+        obj: &'a Map<String, Value>,
+        key: &str,
+        path: &str,
+    ) -> Option<&'a Map<String, Value>> {
         match obj.get(key) {
             Some(Value::Object(o)) => Some(o),
             None | Some(Value::Null) => None,
@@ -192,7 +232,14 @@ impl Reader {
         }
     }
 
-    fn enumerated<T>(&mut self, obj: &Map<String, Value>, key: &str, path: &str, parse: fn(&str) -> Option<T>, allowed: &str) -> Option<T> {
+    fn enumerated<T>(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        path: &str,
+        parse: fn(&str) -> Option<T>,
+        allowed: &str,
+    ) -> Option<T> {
         let s = self.string(obj, key, path, true);
         if s.is_empty() {
             return None;
@@ -206,8 +253,20 @@ impl Reader {
 
     fn appeal(&mut self, data: &Map<String, Value>, p: &str) -> NewAppeal {
         let path = |k: &str| format!("{p}.{k}");
-        let kind = self.enumerated(data, "kind", &path("kind"), AppealKind::parse, "application, report, feedback, proposal, request, complaint");
-        let language = self.enumerated(data, "language", &path("language"), Language::parse, "kk, ru, en");
+        let kind = self.enumerated(
+            data,
+            "kind",
+            &path("kind"),
+            AppealKind::parse,
+            "application, report, feedback, proposal, request, complaint",
+        );
+        let language = self.enumerated(
+            data,
+            "language",
+            &path("language"),
+            Language::parse,
+            "kk, ru, en",
+        );
         let anonymous = self.boolean(data, "anonymous", &path("anonymous"));
         let applicant = match self.object(data, "applicant", &path("applicant")) {
             Some(a) => self.applicant(a, &path("applicant")),
@@ -218,7 +277,12 @@ impl Reader {
                 kato: self.string(l, "kato", &path("locality.kato"), false),
                 region: self.string(l, "region", &path("locality.region"), false),
                 district: self.string(l, "district", &path("locality.district"), false),
-                rural_district: self.string(l, "rural_district", &path("locality.rural_district"), false),
+                rural_district: self.string(
+                    l,
+                    "rural_district",
+                    &path("locality.rural_district"),
+                    false,
+                ),
             },
             None => Locality::default(),
         };
@@ -231,7 +295,11 @@ impl Reader {
             None => None,
         };
         let mut attachments = Vec::new();
-        for (i, a) in self.array(data, "attachments", &path("attachments")).iter().enumerate() {
+        for (i, a) in self
+            .array(data, "attachments", &path("attachments"))
+            .iter()
+            .enumerate()
+        {
             let ap = format!("{p}.attachments[{i}]");
             let Value::Object(a) = a else {
                 self.issue(&ap, "invalid_type", "must be an object");
@@ -245,7 +313,11 @@ impl Reader {
             });
         }
         let mut co_signatories = Vec::new();
-        for (i, s) in self.array(data, "co_signatories", &path("co_signatories")).iter().enumerate() {
+        for (i, s) in self
+            .array(data, "co_signatories", &path("co_signatories"))
+            .iter()
+            .enumerate()
+        {
             let sp = format!("{p}.co_signatories[{i}]");
             let Value::Object(s) = s else {
                 self.issue(&sp, "invalid_type", "must be an object");
@@ -260,7 +332,11 @@ impl Reader {
             Some(s) => {
                 let format = self.string(s, "format", &path("signature.format"), true);
                 if !format.is_empty() && format != "cms" {
-                    self.issue(&path("signature.format"), "unsupported", "only \"cms\" (CMS/PKCS#7 SignedData) is accepted");
+                    self.issue(
+                        &path("signature.format"),
+                        "unsupported",
+                        "only \"cms\" (CMS/PKCS#7 SignedData) is accepted",
+                    );
                 }
                 Some(self.base64(s, "content_base64", &path("signature.content_base64")))
             }
@@ -299,11 +375,22 @@ impl Reader {
                 address: self.string(a, "address", &path("address"), false),
             })),
             "legal_entity" => {
-                let representative = match self.object(a, "representative", &path("representative")) {
+                let representative = match self.object(a, "representative", &path("representative"))
+                {
                     Some(r) => Representative {
-                        full_name: self.string(r, "full_name", &path("representative.full_name"), false),
+                        full_name: self.string(
+                            r,
+                            "full_name",
+                            &path("representative.full_name"),
+                            false,
+                        ),
                         iin: self.string(r, "iin", &path("representative.iin"), false),
-                        position: self.string(r, "position", &path("representative.position"), false),
+                        position: self.string(
+                            r,
+                            "position",
+                            &path("representative.position"),
+                            false,
+                        ),
                     },
                     None => Representative::default(),
                 };
@@ -318,7 +405,11 @@ impl Reader {
             }
             "" => None,
             _ => {
-                self.issue(&path("type"), "invalid", "must be individual or legal_entity");
+                self.issue(
+                    &path("type"),
+                    "invalid",
+                    "must be individual or legal_entity",
+                );
                 None
             }
         }
@@ -331,7 +422,11 @@ pub fn prefix_fields(issues: Vec<FieldIssue>, prefix: &str) -> Vec<FieldIssue> {
     issues
         .into_iter()
         .map(|mut i| {
-            i.field = if i.field.is_empty() { prefix.trim_end_matches('.').to_owned() } else { format!("{prefix}{}", i.field) };
+            i.field = if i.field.is_empty() {
+                prefix.trim_end_matches('.').to_owned()
+            } else {
+                format!("{prefix}{}", i.field)
+            };
             i
         })
         .collect()
@@ -405,7 +500,15 @@ mod tests {
         let body = serde_json::to_vec(&e).unwrap();
         let r = parse_cloudevent(&body).unwrap().unwrap_err();
         let fields: Vec<_> = r.issues.iter().map(|i| i.field.as_str()).collect();
-        assert_eq!(fields, vec!["specversion", "data.kind", "data.anonymous", "data.attachments[0].content_base64"]);
+        assert_eq!(
+            fields,
+            vec![
+                "specversion",
+                "data.kind",
+                "data.anonymous",
+                "data.attachments[0].content_base64"
+            ]
+        );
         assert_eq!(r.external_id, "EO-2026-0001234");
     }
 

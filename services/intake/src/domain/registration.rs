@@ -26,7 +26,11 @@ impl Default for OfficeHours {
 
 /// When an appeal processed at `now` counts as registered: `now` during working hours of a
 /// working day, otherwise the opening of the next working day.
-pub fn registration_time(now: DateTime<Utc>, calendar: &Calendar, hours: &OfficeHours) -> DateTime<Utc> {
+pub fn registration_time(
+    now: DateTime<Utc>,
+    calendar: &Calendar,
+    hours: &OfficeHours,
+) -> DateTime<Utc> {
     let offset = bakylau_calendar::kz_offset();
     let local = now.with_timezone(&offset);
     let date = local.date_naive();
@@ -48,7 +52,9 @@ pub fn registration_time(now: DateTime<Utc>, calendar: &Calendar, hours: &Office
 
 /// The year a registration time belongs to, in local time.
 pub fn registration_year(registered_at: DateTime<Utc>) -> i32 {
-    registered_at.with_timezone(&bakylau_calendar::kz_offset()).year()
+    registered_at
+        .with_timezone(&bakylau_calendar::kz_offset())
+        .year()
 }
 
 pub fn format_number(office: &str, year: i32, sequence: i64) -> String {
@@ -61,8 +67,13 @@ pub fn parse_number(number: &str) -> Option<(&str, i32, i64)> {
     let seq = parts.next()?;
     let year = parts.next()?;
     let office = parts.next()?;
-    let valid_office = !office.is_empty() && office.len() <= 16 && office.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
-    if !valid_office || year.len() != 4 || seq.len() < 6 || !seq.bytes().all(|b| b.is_ascii_digit()) {
+    let valid_office = !office.is_empty()
+        && office.len() <= 16
+        && office
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+    if !valid_office || year.len() != 4 || seq.len() < 6 || !seq.bytes().all(|b| b.is_ascii_digit())
+    {
         return None;
     }
     Some((office, year.parse().ok()?, seq.parse().ok()?))
@@ -70,7 +81,10 @@ pub fn parse_number(number: &str) -> Option<(&str, i32, i64)> {
 
 /// An office code: 2–16 upper-case Latin letters or digits.
 pub fn is_valid_office_code(code: &str) -> bool {
-    (2..=16).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    (2..=16).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -84,7 +98,10 @@ mod tests {
 
     fn at(local: &str) -> DateTime<Utc> {
         let naive = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M").unwrap();
-        bakylau_calendar::kz_offset().from_local_datetime(&naive).unwrap().with_timezone(&Utc)
+        bakylau_calendar::kz_offset()
+            .from_local_datetime(&naive)
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -97,12 +114,18 @@ mod tests {
     fn after_hours_it_moves_to_the_next_working_morning() {
         let friday_evening = at("2026-03-20 19:00");
         // 21–22 March are Nauryz on a weekend, 23 March Nauryz, 24–25 the moved days off.
-        assert_eq!(registration_time(friday_evening, &cal(), &OfficeHours::default()), at("2026-03-26 09:00"));
+        assert_eq!(
+            registration_time(friday_evening, &cal(), &OfficeHours::default()),
+            at("2026-03-26 09:00")
+        );
     }
 
     #[test]
     fn early_morning_of_a_working_day_registers_at_opening() {
-        assert_eq!(registration_time(at("2026-03-18 07:30"), &cal(), &OfficeHours::default()), at("2026-03-18 09:00"));
+        assert_eq!(
+            registration_time(at("2026-03-18 07:30"), &cal(), &OfficeHours::default()),
+            at("2026-03-18 09:00")
+        );
     }
 
     #[test]

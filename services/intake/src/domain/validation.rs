@@ -61,15 +61,24 @@ pub enum Verdict {
 
 /// Checks completeness and form. `Err` lists every problem found; the appeal is not
 /// registered.
-pub fn pre_review(appeal: &NewAppeal, policy: &PreReviewPolicy) -> Result<Verdict, Vec<FieldIssue>> {
+pub fn pre_review(
+    appeal: &NewAppeal,
+    policy: &PreReviewPolicy,
+) -> Result<Verdict, Vec<FieldIssue>> {
     let mut issues = Vec::new();
     let kind = appeal.kind;
     if kind.is_none() {
-        issues.push(required("kind", "kind of appeal (application, report, feedback, proposal, request, complaint)"));
+        issues.push(required(
+            "kind",
+            "kind of appeal (application, report, feedback, proposal, request, complaint)",
+        ));
     }
     let channel = appeal.channel;
     if channel.is_none() {
-        issues.push(required("channel", "channel (paper_post, paper_in_person, electronic, reception, external)"));
+        issues.push(required(
+            "channel",
+            "channel (paper_post, paper_in_person, electronic, reception, external)",
+        ));
     }
     if appeal.language.is_none() {
         issues.push(required("language", "language (kk, ru or en)"));
@@ -86,28 +95,53 @@ pub fn pre_review(appeal: &NewAppeal, policy: &PreReviewPolicy) -> Result<Verdic
         }
     } else {
         match &appeal.applicant {
-            None => issues.push(required("applicant", "applicant (individual or legal entity), or anonymous = true")),
+            None => issues.push(required(
+                "applicant",
+                "applicant (individual or legal entity), or anonymous = true",
+            )),
             Some(applicant) => check_applicant(applicant, channel, &mut issues),
         }
         if appeal.locality.district.trim().is_empty() && appeal.locality.kato.trim().is_empty() {
-            issues.push(required("locality.district", "district (or KATO code) the appeal concerns"));
+            issues.push(required(
+                "locality.district",
+                "district (or KATO code) the appeal concerns",
+            ));
         }
     }
     if !appeal.locality.kato.is_empty()
-        && !(appeal.locality.kato.len() == 9 && appeal.locality.kato.bytes().all(|b| b.is_ascii_digit()))
+        && !(appeal.locality.kato.len() == 9
+            && appeal.locality.kato.bytes().all(|b| b.is_ascii_digit()))
     {
-        issues.push(FieldIssue::new("locality.kato", "invalid", "KATO code must be 9 digits"));
+        issues.push(FieldIssue::new(
+            "locality.kato",
+            "invalid",
+            "KATO code must be 9 digits",
+        ));
     }
     if let Some(p) = appeal.location {
-        if !(p.lat.is_finite() && p.lon.is_finite() && (40.0..=56.0).contains(&p.lat) && (46.0..=88.0).contains(&p.lon)) {
-            issues.push(FieldIssue::new("location", "out_of_range", "coordinates must lie within Kazakhstan"));
+        if !(p.lat.is_finite()
+            && p.lon.is_finite()
+            && (40.0..=56.0).contains(&p.lat)
+            && (46.0..=88.0).contains(&p.lon))
+        {
+            issues.push(FieldIssue::new(
+                "location",
+                "out_of_range",
+                "coordinates must lie within Kazakhstan",
+            ));
         }
     }
     check_channel(appeal, channel, &mut issues);
     check_co_signatories(appeal, policy, &mut issues);
     check_attachments(appeal, policy, &mut issues);
-    if !appeal.repeated_of.is_empty() && super::registration::parse_number(&appeal.repeated_of).is_none() {
-        issues.push(FieldIssue::new("repeated_of", "invalid", "must be a registration number like ALM-2026-000123"));
+    if !appeal.repeated_of.is_empty()
+        && super::registration::parse_number(&appeal.repeated_of).is_none()
+    {
+        issues.push(FieldIssue::new(
+            "repeated_of",
+            "invalid",
+            "must be a registration number like ALM-2026-000123",
+        ));
     }
     if !issues.is_empty() {
         return Err(issues);
@@ -126,7 +160,12 @@ fn required(field: &str, what: &str) -> FieldIssue {
     FieldIssue::new(field, "required", format!("required: {what}"))
 }
 
-fn check_text(appeal: &NewAppeal, policy: &PreReviewPolicy, kind: Option<AppealKind>, issues: &mut Vec<FieldIssue>) {
+fn check_text(
+    appeal: &NewAppeal,
+    policy: &PreReviewPolicy,
+    kind: Option<AppealKind>,
+    issues: &mut Vec<FieldIssue>,
+) {
     let text_chars = appeal.text.chars().count();
     if appeal.text.trim().is_empty() {
         issues.push(required("text", "the substance of the appeal"));
@@ -134,22 +173,36 @@ fn check_text(appeal: &NewAppeal, policy: &PreReviewPolicy, kind: Option<AppealK
         issues.push(FieldIssue::new(
             "text",
             "too_long",
-            format!("at most {} characters, got {text_chars}", policy.max_text_chars),
+            format!(
+                "at most {} characters, got {text_chars}",
+                policy.max_text_chars
+            ),
         ));
     }
     if has_control_chars(&appeal.text) {
-        issues.push(FieldIssue::new("text", "invalid", "contains control characters"));
+        issues.push(FieldIssue::new(
+            "text",
+            "invalid",
+            "contains control characters",
+        ));
     }
     let subject_chars = appeal.subject.chars().count();
     if subject_chars > policy.max_subject_chars {
         issues.push(FieldIssue::new(
             "subject",
             "too_long",
-            format!("at most {} characters, got {subject_chars}", policy.max_subject_chars),
+            format!(
+                "at most {} characters, got {subject_chars}",
+                policy.max_subject_chars
+            ),
         ));
     }
     // A complaint must say which decision or action it contests; a request, what it asks.
-    if matches!(kind, Some(AppealKind::Complaint) | Some(AppealKind::Request)) && appeal.subject.trim().is_empty() {
+    if matches!(
+        kind,
+        Some(AppealKind::Complaint) | Some(AppealKind::Request)
+    ) && appeal.subject.trim().is_empty()
+    {
         let what = if kind == Some(AppealKind::Complaint) {
             "the decision, action or inaction complained about"
         } else {
@@ -160,7 +213,8 @@ fn check_text(appeal: &NewAppeal, policy: &PreReviewPolicy, kind: Option<AppealK
 }
 
 fn has_control_chars(s: &str) -> bool {
-    s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    s.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
 }
 
 fn check_applicant(applicant: &Applicant, channel: Option<Channel>, issues: &mut Vec<FieldIssue>) {
@@ -173,30 +227,60 @@ fn check_applicant(applicant: &Applicant, channel: Option<Channel>, issues: &mut
         Applicant::LegalEntity(e) => {
             check_id("applicant.bin", &e.bin, validate_bin, issues);
             check_name("applicant.name", &e.name, issues);
-            check_name("applicant.representative.full_name", &e.representative.full_name, issues);
-            check_id("applicant.representative.iin", &e.representative.iin, validate_iin, issues);
+            check_name(
+                "applicant.representative.full_name",
+                &e.representative.full_name,
+                issues,
+            );
+            check_id(
+                "applicant.representative.iin",
+                &e.representative.iin,
+                validate_iin,
+                issues,
+            );
             (&e.phone, &e.email, &e.address)
         }
     };
     if !phone.is_empty() && !is_phone(phone) {
-        issues.push(FieldIssue::new("applicant.phone", "invalid", "phone must look like +7XXXXXXXXXX"));
+        issues.push(FieldIssue::new(
+            "applicant.phone",
+            "invalid",
+            "phone must look like +7XXXXXXXXXX",
+        ));
     }
     if !email.is_empty() && !is_email(email) {
-        issues.push(FieldIssue::new("applicant.email", "invalid", "not an e-mail address"));
+        issues.push(FieldIssue::new(
+            "applicant.email",
+            "invalid",
+            "not an e-mail address",
+        ));
     }
     // The answer must be able to reach the applicant (reg 5.6).
     match channel {
         Some(Channel::PaperPost) if address.trim().is_empty() => {
-            issues.push(required("applicant.address", "postal address for the answer to a posted appeal"));
+            issues.push(required(
+                "applicant.address",
+                "postal address for the answer to a posted appeal",
+            ));
         }
-        Some(_) if address.trim().is_empty() && email.trim().is_empty() && phone.trim().is_empty() => {
-            issues.push(required("applicant.address", "an address, e-mail or phone for the answer"));
+        Some(_)
+            if address.trim().is_empty() && email.trim().is_empty() && phone.trim().is_empty() =>
+        {
+            issues.push(required(
+                "applicant.address",
+                "an address, e-mail or phone for the answer",
+            ));
         }
         _ => {}
     }
 }
 
-fn check_id(field: &str, value: &str, validate: fn(&str) -> Result<(), IdError>, issues: &mut Vec<FieldIssue>) {
+fn check_id(
+    field: &str,
+    value: &str,
+    validate: fn(&str) -> Result<(), IdError>,
+    issues: &mut Vec<FieldIssue>,
+) {
     if value.is_empty() {
         issues.push(required(field, "12-digit identification number"));
         return;
@@ -217,19 +301,33 @@ fn check_name(field: &str, value: &str, issues: &mut Vec<FieldIssue>) {
     if trimmed.is_empty() {
         issues.push(required(field, "name"));
     } else if trimmed.chars().count() > 300 || has_control_chars(trimmed) {
-        issues.push(FieldIssue::new(field, "invalid", "at most 300 printable characters"));
+        issues.push(FieldIssue::new(
+            field,
+            "invalid",
+            "at most 300 printable characters",
+        ));
     }
 }
 
 fn is_phone(s: &str) -> bool {
-    let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
-    digits.len() == 12 && digits.starts_with("+7") && digits[1..].bytes().all(|b| b.is_ascii_digit())
+    let digits: String = s
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
+        .collect();
+    digits.len() == 12
+        && digits.starts_with("+7")
+        && digits[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
 fn is_email(s: &str) -> bool {
     match s.split_once('@') {
         Some((local, domain)) => {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && s.len() <= 254 && !s.chars().any(char::is_whitespace)
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && s.len() <= 254
+                && !s.chars().any(char::is_whitespace)
         }
         None => false,
     }
@@ -242,31 +340,50 @@ fn check_channel(appeal: &NewAppeal, channel: Option<Channel>, issues: &mut Vec<
                 issues.push(required("source", "sending system, e.g. urn:kz:eotinish"));
             }
             if appeal.external_id.trim().is_empty() {
-                issues.push(required("external_id", "the sending system's own reference"));
+                issues.push(required(
+                    "external_id",
+                    "the sending system's own reference",
+                ));
             }
         }
         // reg 5.1: an electronic appeal is signed with an electronic digital signature.
         Some(Channel::Electronic) if appeal.signature.is_none() && !appeal.anonymous => {
-            issues.push(required("signature", "CMS electronic digital signature of an electronic appeal"));
+            issues.push(required(
+                "signature",
+                "CMS electronic digital signature of an electronic appeal",
+            ));
         }
         // The coupon names the officer who received a paper or reception appeal.
         Some(Channel::PaperPost | Channel::PaperInPerson | Channel::Reception) => {
             let officer = appeal.received_by.as_ref();
             if officer.is_none_or(|o| o.full_name.trim().is_empty()) {
-                issues.push(required("received_by.full_name", "officer who received the appeal"));
+                issues.push(required(
+                    "received_by.full_name",
+                    "officer who received the appeal",
+                ));
             }
             if officer.is_none_or(|o| o.position.trim().is_empty()) {
-                issues.push(required("received_by.position", "position of the receiving officer"));
+                issues.push(required(
+                    "received_by.position",
+                    "position of the receiving officer",
+                ));
             }
         }
         _ => {}
     }
-    if channel != Some(Channel::External) && !appeal.external_id.is_empty() && appeal.source.is_empty() {
+    if channel != Some(Channel::External)
+        && !appeal.external_id.is_empty()
+        && appeal.source.is_empty()
+    {
         issues.push(required("source", "sending system of the external_id"));
     }
 }
 
-fn check_co_signatories(appeal: &NewAppeal, policy: &PreReviewPolicy, issues: &mut Vec<FieldIssue>) {
+fn check_co_signatories(
+    appeal: &NewAppeal,
+    policy: &PreReviewPolicy,
+    issues: &mut Vec<FieldIssue>,
+) {
     if appeal.co_signatories.len() > policy.max_co_signatories {
         issues.push(FieldIssue::new(
             "co_signatories",
@@ -276,9 +393,18 @@ fn check_co_signatories(appeal: &NewAppeal, policy: &PreReviewPolicy, issues: &m
         return;
     }
     for (i, s) in appeal.co_signatories.iter().enumerate() {
-        check_name(&format!("co_signatories[{i}].full_name"), &s.full_name, issues);
+        check_name(
+            &format!("co_signatories[{i}].full_name"),
+            &s.full_name,
+            issues,
+        );
         if !s.iin.is_empty() {
-            check_id(&format!("co_signatories[{i}].iin"), &s.iin, validate_iin, issues);
+            check_id(
+                &format!("co_signatories[{i}].iin"),
+                &s.iin,
+                validate_iin,
+                issues,
+            );
         }
     }
 }
@@ -295,14 +421,29 @@ fn check_attachments(appeal: &NewAppeal, policy: &PreReviewPolicy, issues: &mut 
     let mut total = 0usize;
     for (i, a) in appeal.attachments.iter().enumerate() {
         let field = |f: &str| format!("attachments[{i}].{f}");
-        if a.name.trim().is_empty() || a.name.chars().count() > 255 || has_control_chars(&a.name) || a.name.contains(['/', '\\']) {
-            issues.push(FieldIssue::new(field("name"), "invalid", "a file name of 1 to 255 characters, without path"));
+        if a.name.trim().is_empty()
+            || a.name.chars().count() > 255
+            || has_control_chars(&a.name)
+            || a.name.contains(['/', '\\'])
+        {
+            issues.push(FieldIssue::new(
+                field("name"),
+                "invalid",
+                "a file name of 1 to 255 characters, without path",
+            ));
         }
-        if !policy.allowed_media_types.iter().any(|t| t == &a.media_type) {
+        if !policy
+            .allowed_media_types
+            .iter()
+            .any(|t| t == &a.media_type)
+        {
             issues.push(FieldIssue::new(
                 field("media_type"),
                 "unsupported",
-                format!("media type {:?} is not accepted", truncate_chars(&a.media_type, 80)),
+                format!(
+                    "media type {:?} is not accepted",
+                    truncate_chars(&a.media_type, 80)
+                ),
             ));
         }
         if a.content.is_empty() {
@@ -311,14 +452,21 @@ fn check_attachments(appeal: &NewAppeal, policy: &PreReviewPolicy, issues: &mut 
             issues.push(FieldIssue::new(
                 field("content"),
                 "too_large",
-                format!("at most {} bytes per attachment", policy.max_attachment_bytes),
+                format!(
+                    "at most {} bytes per attachment",
+                    policy.max_attachment_bytes
+                ),
             ));
         }
         total += a.content.len();
         if !a.sha256.is_empty() {
             let actual = hex::encode(sha2::Sha256::digest(&a.content));
             if !a.sha256.eq_ignore_ascii_case(&actual) {
-                issues.push(FieldIssue::new(field("sha256"), "mismatch", "does not match the content"));
+                issues.push(FieldIssue::new(
+                    field("sha256"),
+                    "mismatch",
+                    "does not match the content",
+                ));
             }
         }
     }
@@ -394,14 +542,24 @@ mod tests {
 
     #[test]
     fn complete_appeal_is_accepted() {
-        assert_eq!(pre_review(&valid_individual_appeal(), &PreReviewPolicy::default()), Ok(Verdict::Accept));
+        assert_eq!(
+            pre_review(&valid_individual_appeal(), &PreReviewPolicy::default()),
+            Ok(Verdict::Accept)
+        );
     }
 
     #[test]
     fn empty_appeal_names_every_missing_field() {
         let err = pre_review(&NewAppeal::default(), &PreReviewPolicy::default()).unwrap_err();
         let f = fields(&err);
-        for expected in ["kind", "channel", "language", "text", "applicant", "locality.district"] {
+        for expected in [
+            "kind",
+            "channel",
+            "language",
+            "text",
+            "applicant",
+            "locality.district",
+        ] {
             assert!(f.contains(&expected), "{expected} missing from {f:?}");
         }
     }
@@ -411,7 +569,11 @@ mod tests {
         let mut a = valid_individual_appeal();
         if let Some(Applicant::Individual(p)) = &mut a.applicant {
             let last = p.iin.pop().unwrap();
-            p.iin.push(if last == '9' { '0' } else { (last as u8 + 1) as char });
+            p.iin.push(if last == '9' {
+                '0'
+            } else {
+                (last as u8 + 1) as char
+            });
         }
         let err = pre_review(&a, &PreReviewPolicy::default()).unwrap_err();
         assert_eq!(err[0].field, "applicant.iin");
@@ -441,11 +603,16 @@ mod tests {
         a.anonymous = true;
         a.locality = Locality::default();
         match pre_review(&a, &PreReviewPolicy::default()) {
-            Ok(Verdict::Decline(reasons)) => assert_eq!(reasons[0].code, "anonymous_not_considered"),
+            Ok(Verdict::Decline(reasons)) => {
+                assert_eq!(reasons[0].code, "anonymous_not_considered")
+            }
             other => panic!("expected a decline, got {other:?}"),
         }
         a.corruption_report = true;
-        assert_eq!(pre_review(&a, &PreReviewPolicy::default()), Ok(Verdict::Accept));
+        assert_eq!(
+            pre_review(&a, &PreReviewPolicy::default()),
+            Ok(Verdict::Accept)
+        );
     }
 
     #[test]
@@ -455,11 +622,17 @@ mod tests {
         if let Some(Applicant::Individual(p)) = &mut a.applicant {
             p.address.clear();
         }
-        assert_eq!(fields(&pre_review(&a, &PreReviewPolicy::default()).unwrap_err()), vec!["applicant.address"]);
+        assert_eq!(
+            fields(&pre_review(&a, &PreReviewPolicy::default()).unwrap_err()),
+            vec!["applicant.address"]
+        );
         let mut e = valid_individual_appeal();
         e.channel = Some(Channel::Electronic);
         e.received_by = None;
-        assert_eq!(fields(&pre_review(&e, &PreReviewPolicy::default()).unwrap_err()), vec!["signature"]);
+        assert_eq!(
+            fields(&pre_review(&e, &PreReviewPolicy::default()).unwrap_err()),
+            vec!["signature"]
+        );
     }
 
     #[test]
@@ -474,7 +647,10 @@ mod tests {
     fn complaint_needs_a_subject() {
         let mut a = valid_individual_appeal();
         a.kind = Some(AppealKind::Complaint);
-        assert_eq!(fields(&pre_review(&a, &PreReviewPolicy::default()).unwrap_err()), vec!["subject"]);
+        assert_eq!(
+            fields(&pre_review(&a, &PreReviewPolicy::default()).unwrap_err()),
+            vec!["subject"]
+        );
     }
 
     #[test]
@@ -497,16 +673,30 @@ mod tests {
         let f = pre_review(&a, &PreReviewPolicy::default()).unwrap_err();
         assert_eq!(
             fields(&f),
-            vec!["attachments[0].name", "attachments[0].media_type", "attachments[0].sha256", "attachments[1].content"]
+            vec![
+                "attachments[0].name",
+                "attachments[0].media_type",
+                "attachments[0].sha256",
+                "attachments[1].content"
+            ]
         );
     }
 
     #[test]
     fn coordinates_outside_kazakhstan_are_refused() {
         let mut a = valid_individual_appeal();
-        a.location = Some(GeoPoint { lat: 51.5, lon: -0.1 });
-        assert_eq!(fields(&pre_review(&a, &PreReviewPolicy::default()).unwrap_err()), vec!["location"]);
-        a.location = Some(GeoPoint { lat: f64::NAN, lon: 76.9 });
+        a.location = Some(GeoPoint {
+            lat: 51.5,
+            lon: -0.1,
+        });
+        assert_eq!(
+            fields(&pre_review(&a, &PreReviewPolicy::default()).unwrap_err()),
+            vec!["location"]
+        );
+        a.location = Some(GeoPoint {
+            lat: f64::NAN,
+            lon: 76.9,
+        });
         assert!(pre_review(&a, &PreReviewPolicy::default()).is_err());
     }
 

@@ -22,13 +22,18 @@ pub struct Running {
 
 impl Running {
     pub async fn client(&self) -> IntakeServiceClient<Channel> {
-        IntakeServiceClient::connect(self.addr.clone()).await.expect("connect to intake")
+        IntakeServiceClient::connect(self.addr.clone())
+            .await
+            .expect("connect to intake")
     }
 
     pub async fn pool(&self) -> sqlx::PgPool {
         sqlx::postgres::PgPoolOptions::new()
             .max_connections(2)
-            .connect(&format!("{}?options=-csearch_path%3Dintake", self.env.database_url))
+            .connect(&format!(
+                "{}?options=-csearch_path%3Dintake",
+                self.env.database_url
+            ))
             .await
             .expect("connect to test database")
     }
@@ -60,19 +65,36 @@ pub async fn start_with(env: TestEnv, settings: Settings) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
-    let task = tokio::spawn(bakylau_intake::run(settings, listener, shutdown.clone(), Arc::new(Readiness::new())));
+    let task = tokio::spawn(bakylau_intake::run(
+        settings,
+        listener,
+        shutdown.clone(),
+        Arc::new(Readiness::new()),
+    ));
     wait_serving(&addr).await;
-    Running { env, addr, shutdown, task }
+    Running {
+        env,
+        addr,
+        shutdown,
+        task,
+    }
 }
 
 pub async fn wait_serving(addr: &str) {
     use tonic_health::pb::health_client::HealthClient;
     let ok = bakylau_testkit::eventually(Duration::from_secs(30), || async {
-        let Ok(ch) = channel(addr).await else { return false };
+        let Ok(ch) = channel(addr).await else {
+            return false;
+        };
         let mut c = HealthClient::new(ch);
-        c.check(tonic_health::pb::HealthCheckRequest { service: String::new() })
-            .await
-            .is_ok_and(|r| r.into_inner().status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32)
+        c.check(tonic_health::pb::HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .is_ok_and(|r| {
+            r.into_inner().status
+                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
+        })
     })
     .await;
     assert!(ok, "intake did not become SERVING");
@@ -97,14 +119,24 @@ pub fn request(serial: u32, text: &str) -> pb::RegisterAppealRequest {
         channel: pb::Channel::PaperInPerson as i32,
         language: pb::Language::Ru as i32,
         applicant: Some(individual(serial)),
-        locality: Some(pb::Locality { kato: String::new(), region: "Алматинская".into(), district: "talgar".into(), rural_district: String::new() }),
+        locality: Some(pb::Locality {
+            kato: String::new(),
+            region: "Алматинская".into(),
+            district: "talgar".into(),
+            rural_district: String::new(),
+        }),
         subject: "Дорога".into(),
         text: text.into(),
-        received_by: Some(pb::Officer { full_name: "Registrar One".into(), position: "chief specialist".into() }),
+        received_by: Some(pb::Officer {
+            full_name: "Registrar One".into(),
+            position: "chief specialist".into(),
+        }),
         ..Default::default()
     }
 }
 
 pub async fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
-    tonic::transport::Endpoint::from_shared(addr.to_owned())?.connect().await
+    tonic::transport::Endpoint::from_shared(addr.to_owned())?
+        .connect()
+        .await
 }
