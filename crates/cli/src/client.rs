@@ -18,13 +18,19 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 pub type Intake = IntakeServiceClient<Channel>;
 
 pub async fn intake(addr: &str) -> Result<Intake> {
-    let channel = connect("intake", addr).await?;
+    let channel = connect("intake", addr, CONNECT_TIMEOUT, CALL_TIMEOUT).await?;
     Ok(IntakeServiceClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
-async fn connect(service: &'static str, addr: &str) -> Result<Channel> {
+/// A channel to `service` at `addr`; a failure to connect is an [`Unreachable`].
+pub async fn connect(
+    service: &'static str,
+    addr: &str,
+    connect_timeout: Duration,
+    call_timeout: Duration,
+) -> Result<Channel> {
     let uri = normalize_addr(addr);
     let endpoint = Endpoint::from_shared(uri.clone())
         .map_err(|_| {
@@ -32,8 +38,8 @@ async fn connect(service: &'static str, addr: &str) -> Result<Channel> {
                 "--{service}: {addr:?} is not an address like http://127.0.0.1:50051"
             ))
         })?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(CALL_TIMEOUT);
+        .connect_timeout(connect_timeout)
+        .timeout(call_timeout);
     endpoint.connect().await.map_err(|e| {
         Unreachable {
             service,

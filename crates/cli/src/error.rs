@@ -37,8 +37,8 @@ impl fmt::Display for Unreachable {
         write!(
             f,
             "{} is not reachable at {} ({}).\n\
-             Start the local stack with the first command in the README, or point --{} \
-             (env BAKYLAU_{}_ADDR) at a running {}.",
+             Start the local stack with the README's first command (deploy/local/up.sh), \
+             or point --{} (env BAKYLAU_{}_ADDR) at a running {}.",
             self.service,
             self.addr,
             self.detail,

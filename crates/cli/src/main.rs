@@ -12,6 +12,7 @@ mod error;
 mod input;
 mod localtime;
 mod output;
+mod status;
 mod vocab;
 
 /// Bakylau: register citizens' and companies' appeals, look them up, log consultations.
@@ -56,6 +57,8 @@ enum Command {
     /// Consultations: record help given to a person, list them
     #[command(subcommand)]
     Consultation(consultation::ConsultationCommand),
+    /// Check that every service is up and ready (exit 0 when all are)
+    Status(status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -71,6 +74,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Appeal(cmd) => appeal::run(cmd, &cli.global).await,
             Command::Consultation(cmd) => consultation::run(cmd, &cli.global).await,
+            Command::Status(args) => status::run(args, &cli.global).await,
         }
     });
     error::exit(result)

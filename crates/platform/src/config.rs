@@ -193,7 +193,7 @@ fn with_password(url: &str, password: &str) -> String {
 mod tests {
     use super::*;
 
-    #[derive(Debug, Serialize, Deserialize, PartialEq)]
+    #[derive(Debug, Serialize, Deserialize)]
     #[serde(default)]
     struct Sample {
         name: String,

@@ -314,10 +314,10 @@ fn replay(
     existing: AppealRecord,
     request_hash: Option<&str>,
 ) -> Result<Registration, RegisterError> {
-    if let (Some(stored), Some(given)) = (existing.request_hash.as_deref(), request_hash) {
-        if stored != given {
-            return Err(RegisterError::RequestIdReused);
-        }
+    if let (Some(stored), Some(given)) = (existing.request_hash.as_deref(), request_hash)
+        && stored != given
+    {
+        return Err(RegisterError::RequestIdReused);
     }
     Ok(Registration {
         record: existing,

@@ -70,14 +70,14 @@ pub fn parse_cloudevent(body: &[u8]) -> Result<Result<Submission, Rejection>, St
         ),
         None => r.issue("type", "required", format!("required: type {SUBMIT_TYPE}")),
     }
-    if let Some(ct) = event.get("datacontenttype").and_then(Value::as_str) {
-        if !ct.starts_with("application/json") {
-            r.issue(
-                "datacontenttype",
-                "unsupported",
-                "data must be application/json",
-            );
-        }
+    if let Some(ct) = event.get("datacontenttype").and_then(Value::as_str)
+        && !ct.starts_with("application/json")
+    {
+        r.issue(
+            "datacontenttype",
+            "unsupported",
+            "data must be application/json",
+        );
     }
     let data = match event.get("data") {
         Some(Value::Object(d)) => d.clone(),

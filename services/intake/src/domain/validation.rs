@@ -108,28 +108,23 @@ pub fn pre_review(
             ));
         }
     }
-    if !appeal.locality.kato.is_empty()
-        && !(appeal.locality.kato.len() == 9
-            && appeal.locality.kato.bytes().all(|b| b.is_ascii_digit()))
-    {
+    let kato = &appeal.locality.kato;
+    if !kato.is_empty() && (kato.len() != 9 || !kato.bytes().all(|b| b.is_ascii_digit())) {
         issues.push(FieldIssue::new(
             "locality.kato",
             "invalid",
             "KATO code must be 9 digits",
         ));
     }
-    if let Some(p) = appeal.location {
-        if !(p.lat.is_finite()
-            && p.lon.is_finite()
-            && (40.0..=56.0).contains(&p.lat)
-            && (46.0..=88.0).contains(&p.lon))
-        {
-            issues.push(FieldIssue::new(
-                "location",
-                "out_of_range",
-                "coordinates must lie within Kazakhstan",
-            ));
-        }
+    // A bounding box of Kazakhstan; NaN and infinities fall outside it too.
+    if let Some(p) = appeal.location
+        && !((40.0..=56.0).contains(&p.lat) && (46.0..=88.0).contains(&p.lon))
+    {
+        issues.push(FieldIssue::new(
+            "location",
+            "out_of_range",
+            "coordinates must lie within Kazakhstan",
+        ));
     }
     check_channel(appeal, channel, &mut issues);
     check_co_signatories(appeal, policy, &mut issues);
