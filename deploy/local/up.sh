@@ -33,7 +33,7 @@ cat <<MSG
 
 Bakylau is up. Logs: $RUN_DIR/logs/<service>.log
   CLI:   export PATH="$REPO/target/release:\$PATH"
-         bakylau appeal submit --kind application --iin 900101300012 --name "Айгерім Сапарова" \\
+         bakylau appeal submit --kind application --iin 900101300017 --name "Айгерім Сапарова" \\
            --phone +77015550000 --address "Талгар, Абай 1" --district talgar \\
            --text "Прошу отремонтировать дорогу" --officer-name "Registrar" --officer-position "specialist"
          bakylau appeal list

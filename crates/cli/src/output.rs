@@ -263,10 +263,14 @@ pub fn appeal_text(a: &pb::Appeal) -> String {
     .map(|(_, name)| *name)
     .collect();
     f.field("Marks", flags.join(", "));
-    let repeated = joined(
-        &[&a.repeated_of_registration_number, &a.repeated_of_appeal_id],
-        "  id ",
-    );
+    let repeated = match (
+        a.repeated_of_registration_number.as_str(),
+        a.repeated_of_appeal_id.as_str(),
+    ) {
+        ("", id) => id.to_owned(),
+        (number, "") => number.to_owned(),
+        (number, id) => format!("{number} (id {id})"),
+    };
     f.field("Repeated of", repeated);
 
     if !a.decline_reasons.is_empty() {
@@ -358,9 +362,7 @@ pub fn appeal_text(a: &pb::Appeal) -> String {
         }
     }
 
-    if let Some(s) = &a.signature
-        && !s.status.is_empty()
-    {
+    if let Some(s) = shows_signature(a.signature.as_ref()) {
         f.line("");
         let mut g = Fields::new("  ", 16);
         g.line("Signature verification:");
@@ -370,6 +372,10 @@ pub fn appeal_text(a: &pb::Appeal) -> String {
         g.field("Serial", &s.signer_serial);
         g.field("Verified at", format_local(s.verified_at.as_ref()));
         f.out.push_str(&g.out);
+    }
+    if a.signature.as_ref().is_some_and(|s| s.status == "absent") {
+        f.line("");
+        f.line("Signature: none (not signed electronically)");
     }
     f.out
 }
@@ -804,6 +810,21 @@ Appeal registered. Coupon (талон):
             assert!(text.contains(want), "missing {want:?} in\n{text}");
         }
         assert!(!text.contains("Email"), "{text}");
+        let repeat = appeal_text(&pb::Appeal {
+            repeated_of_registration_number: "ALM-2026-000100".into(),
+            repeated_of_appeal_id: "0195".into(),
+            signature: Some(pb::SignatureVerification {
+                status: "absent".into(),
+                ..Default::default()
+            }),
+            ..sample_appeal()
+        });
+        assert!(
+            repeat.contains("Repeated of     ALM-2026-000100 (id 0195)\n"),
+            "{repeat}"
+        );
+        assert!(repeat.contains("Signature: none"), "{repeat}");
+        assert!(!repeat.contains("Signature verification"), "{repeat}");
     }
 
     #[test]
