@@ -44,16 +44,24 @@ pub async fn router(
     reporter
         .set_service_status(service_name, ServingStatus::NotServing)
         .await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(bakylau_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(bakylau_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            // Only what this server serves, not every service in the shared descriptors.
+            .with_service_name(service_name)
+            .with_service_name("grpc.health.v1.Health")
+    };
+    // v1alpha too: Python's grpcio-reflection and older grpcurl still ask for it.
+    let reflection_v1 = reflection().build_v1()?;
+    let reflection_v1alpha = reflection().build_v1alpha()?;
     let router = Server::builder()
         .timeout(Duration::from_millis(settings.request_timeout_ms))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .trace_fn(telemetry::grpc_server_span)
         .add_service(health)
-        .add_service(reflection);
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha);
     Ok((router, reporter))
 }
 
