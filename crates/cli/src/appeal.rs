@@ -434,28 +434,25 @@ pub fn list_request(args: &ListArgs) -> Result<pb::ListAppealsRequest> {
 }
 
 async fn list(args: ListArgs, g: &Global) -> Result<()> {
-    let mut req = list_request(&args)?;
+    let req = list_request(&args)?;
     let mut intake = client::intake(&g.intake).await?;
-    let mut appeals = Vec::new();
-    let next = loop {
-        let page = intake.list_appeals(req.clone()).await?.into_inner();
-        appeals.extend(page.appeals);
-        if !args.all || page.next_page_token.is_empty() || page.next_page_token == req.page_token {
-            break page.next_page_token;
-        }
-        req.page_token = page.next_page_token;
-    };
-    let next = if args.all { String::new() } else { next };
-    match g.output {
-        OutputFormat::Text => {
-            let mut text = output::appeals_table(&appeals);
-            if !next.is_empty() {
-                text.push_str(&format!("\nMore: run again with --page-token {next}\n"));
-            }
-            output::print(&text)
-        }
-        OutputFormat::Json => output::print_json(&output::appeals_page_json(&appeals, &next)),
-    }
+    let (appeals, next) = output::collect_pages(req.page_token.clone(), args.all, async |token| {
+        let page = intake
+            .list_appeals(pb::ListAppealsRequest {
+                page_token: token,
+                ..req.clone()
+            })
+            .await?
+            .into_inner();
+        Ok((page.appeals, page.next_page_token))
+    })
+    .await?;
+    output::print_page(
+        g.output,
+        output::appeals_table(&appeals),
+        || output::appeals_page_json(&appeals, &next),
+        &next,
+    )
 }
 
 #[cfg(test)]

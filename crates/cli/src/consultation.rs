@@ -145,28 +145,26 @@ pub fn list_request(args: &ListArgs) -> Result<pb::ListConsultationsRequest> {
 }
 
 async fn list(args: ListArgs, g: &Global) -> Result<()> {
-    let mut req = list_request(&args)?;
+    let req = list_request(&args)?;
     let mut intake = client::intake(&g.intake).await?;
-    let mut all = Vec::new();
-    let next = loop {
-        let page = intake.list_consultations(req.clone()).await?.into_inner();
-        all.extend(page.consultations);
-        if !args.all || page.next_page_token.is_empty() || page.next_page_token == req.page_token {
-            break page.next_page_token;
-        }
-        req.page_token = page.next_page_token;
-    };
-    let next = if args.all { String::new() } else { next };
-    match g.output {
-        OutputFormat::Text => {
-            let mut text = output::consultations_table(&all);
-            if !next.is_empty() {
-                text.push_str(&format!("\nMore: run again with --page-token {next}\n"));
-            }
-            output::print(&text)
-        }
-        OutputFormat::Json => output::print_json(&output::consultations_page_json(&all, &next)),
-    }
+    let (consultations, next) =
+        output::collect_pages(req.page_token.clone(), args.all, async |token| {
+            let page = intake
+                .list_consultations(pb::ListConsultationsRequest {
+                    page_token: token,
+                    ..req.clone()
+                })
+                .await?
+                .into_inner();
+            Ok((page.consultations, page.next_page_token))
+        })
+        .await?;
+    output::print_page(
+        g.output,
+        output::consultations_table(&consultations),
+        || output::consultations_page_json(&consultations, &next),
+        &next,
+    )
 }
 
 #[cfg(test)]

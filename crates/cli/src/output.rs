@@ -39,6 +39,44 @@ pub fn print_json(value: &Value) -> Result<()> {
     print(&serde_json::to_string_pretty(value)?)
 }
 
+/// Fetches one page, or every page with `all`, following `next_page_token` from `token`
+/// (a server repeating a token ends the walk). Returns the items and the token of the next
+/// page, empty when everything was fetched.
+pub async fn collect_pages<T>(
+    mut token: String,
+    all: bool,
+    mut fetch: impl AsyncFnMut(String) -> Result<(Vec<T>, String)>,
+) -> Result<(Vec<T>, String)> {
+    let mut items = Vec::new();
+    loop {
+        let (page, next) = fetch(token.clone()).await?;
+        items.extend(page);
+        if !all || next.is_empty() || next == token {
+            return Ok((items, if all { String::new() } else { next }));
+        }
+        token = next;
+    }
+}
+
+/// Prints a listing: the table with a hint for the next page, or the JSON document.
+pub fn print_page(
+    format: OutputFormat,
+    table: String,
+    json: impl FnOnce() -> Value,
+    next: &str,
+) -> Result<()> {
+    match format {
+        OutputFormat::Text => {
+            let mut text = table;
+            if !next.is_empty() {
+                text.push_str(&format!("\nMore: run again with --page-token {next}\n"));
+            }
+            print(&text)
+        }
+        OutputFormat::Json => print_json(&json()),
+    }
+}
+
 // ---------------------------------------------------------------- small text helpers
 
 /// At most `max` characters, the last one `…` when cut; line breaks become spaces.
@@ -636,6 +674,25 @@ pub fn consultations_page_json(list: &[pb::Consultation], next_page_token: &str)
 mod tests {
     use super::*;
     use crate::localtime::{parse_moment, timestamp};
+
+    #[tokio::test]
+    async fn pages_are_followed_only_with_all_and_stop_on_a_repeated_token() {
+        let pages = |token: String| {
+            Ok(match token.as_str() {
+                "" => (vec![1, 2], "a".to_owned()),
+                "a" => (vec![3], "b".to_owned()),
+                _ => (vec![4], "b".to_owned()),
+            })
+        };
+        let one = collect_pages(String::new(), false, async |t| pages(t))
+            .await
+            .unwrap();
+        assert_eq!(one, (vec![1, 2], "a".to_owned()));
+        let every = collect_pages(String::new(), true, async |t| pages(t))
+            .await
+            .unwrap();
+        assert_eq!(every, (vec![1, 2, 3, 4], String::new()));
+    }
 
     fn at(s: &str) -> Option<prost_types::Timestamp> {
         Some(timestamp(parse_moment(s, "t").unwrap()))
