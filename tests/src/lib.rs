@@ -48,31 +48,7 @@ impl TestEnv {
     pub async fn event_tap(&self, keys: &[&str]) -> anyhow::Result<EventTap> {
         let conn = self.amqp().await?;
         let ch = conn.create_channel().await?;
-        let mut args = FieldTable::default();
-        args.insert(
-            "alternate-exchange".into(),
-            lapin::types::AMQPValue::LongString("bakylau.unrouted".into()),
-        );
-        ch.exchange_declare(
-            "bakylau.unrouted".into(),
-            lapin::ExchangeKind::Fanout,
-            lapin::options::ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
-        ch.exchange_declare(
-            "bakylau.events".into(),
-            lapin::ExchangeKind::Topic,
-            lapin::options::ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            args,
-        )
-        .await?;
+        bakylau_platform::broker::declare_exchanges(&ch).await?;
         let queue = format!("test.tap.{}", uuid::Uuid::new_v4().simple());
         ch.queue_declare(
             queue.as_str().into(),
@@ -86,29 +62,18 @@ impl TestEnv {
         for key in keys {
             ch.queue_bind(
                 queue.as_str().into(),
-                "bakylau.events".into(),
+                bakylau_platform::broker::EVENTS_EXCHANGE.into(),
                 (*key).into(),
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
             .await?;
         }
-        let consumer = ch
-            .basic_consume(
-                queue.as_str().into(),
-                "tap".into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-        Ok(EventTap {
-            _conn: conn,
-            consumer,
-            queue,
-        })
+        conn.close(200, "tap declared".into()).await?;
+        self.reopen_tap(&queue).await
     }
 
-    /// Consumes an existing tap queue again on a new connection (after a broker restart).
+    /// Consumes a tap queue on a new connection; also after a broker restart.
     pub async fn reopen_tap(&self, queue: &str) -> anyhow::Result<EventTap> {
         let conn = self.amqp().await?;
         let ch = conn.create_channel().await?;
@@ -125,12 +90,6 @@ impl TestEnv {
             consumer,
             queue: queue.to_owned(),
         })
-    }
-
-    /// Creates the schema-less database's service role setup the way the local stack does:
-    /// nothing to do for tests, which connect as the superuser.
-    pub fn service_database_url(&self) -> &str {
-        &self.database_url
     }
 }
 
@@ -229,32 +188,5 @@ where
             return false;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-/// A valid IIN for tests, from a serial number.
-pub fn test_iin(serial: u32) -> String {
-    // Born 1 Jan 1990, male; search serials whose check digit exists.
-    let mut s = serial;
-    loop {
-        let first11 = format!("9001013{:04}", s % 10_000);
-        let d: Vec<u32> = first11.bytes().map(|b| u32::from(b - b'0')).collect();
-        let w1: u32 = d
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v * (i as u32 + 1))
-            .sum::<u32>()
-            % 11;
-        let check = if w1 != 10 {
-            Some(w1)
-        } else {
-            let w2 = [3, 4, 5, 6, 7, 8, 9, 10, 11, 1, 2];
-            let c = d.iter().zip(w2).map(|(v, w)| v * w).sum::<u32>() % 11;
-            (c != 10).then_some(c)
-        };
-        if let Some(c) = check {
-            return format!("{first11}{c}");
-        }
-        s += 1;
     }
 }

@@ -61,26 +61,23 @@ async fn ensure_schema(pool: &PgPool, schema: &str) -> Result<(), DbError> {
     {
         return Err(DbError::Settings(format!("invalid schema name {schema:?}")));
     }
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-            .bind(schema)
-            .fetch_one(pool)
-            .await?;
-    if !exists {
+    if !schema_exists(pool, schema).await? {
         // Two replicas may race here; the loser's error is harmless if the schema exists.
         let ddl = format!("CREATE SCHEMA IF NOT EXISTS {schema}");
-        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(pool).await {
-            let exists: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
-                    .bind(schema)
-                    .fetch_one(pool)
-                    .await?;
-            if !exists {
-                return Err(e.into());
-            }
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(ddl)).execute(pool).await
+            && !schema_exists(pool, schema).await?
+        {
+            return Err(e.into());
         }
     }
     Ok(())
+}
+
+async fn schema_exists(pool: &PgPool, schema: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+        .bind(schema)
+        .fetch_one(pool)
+        .await
 }
 
 /// True when the database answers.

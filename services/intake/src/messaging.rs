@@ -15,8 +15,8 @@ use prost::Message as _;
 use sqlx::PgConnection;
 
 use crate::domain::inbound::{
-    DECLINED_TYPE, REGISTERED_TYPE, Rejection, SUBMIT_TYPE, Submission, parse_cloudevent,
-    prefix_fields, reply_document,
+    DECLINED_TYPE, REGISTERED_TYPE, Rejection, Submission, parse_cloudevent, prefix_fields,
+    reply_document,
 };
 use crate::domain::{Channel, FieldIssue};
 use crate::events;
@@ -92,20 +92,13 @@ impl InboundHandler {
         };
         let (source, external_id, event_id) =
             (s.source.clone(), s.external_id.clone(), s.event_id.clone());
-        let prepared = match self.registrar.prepare(s.appeal) {
-            Ok(p) => p,
-            Err(RegisterError::Invalid(issues)) => {
-                let rejection = Rejection {
-                    event_id,
-                    source,
-                    external_id,
-                    issues: prefix_fields(issues, prefix),
-                };
-                return self.decline(tx, message, rejection).await;
-            }
-            Err(e) => return Err(HandlerError::Transient(e.to_string())),
+        // Pre-review finds most problems; registration may find one more (an unknown
+        // `repeated_of`). Either way the sender gets a decline naming the fields.
+        let registered = match self.registrar.prepare(s.appeal) {
+            Ok(prepared) => self.registrar.register_in(tx, prepared, None, None).await,
+            Err(e) => Err(e),
         };
-        let registration = match self.registrar.register_in(tx, prepared, None, None).await {
+        let registration = match registered {
             Ok(r) => r,
             Err(RegisterError::Invalid(issues)) => {
                 let rejection = Rejection {
@@ -199,15 +192,7 @@ async fn answer_again(
     event_id: &str,
     o: &ExternalOutcome,
 ) -> Result<(), HandlerError> {
-    let mut event = OutboxMessage::event(
-        events::PRODUCER,
-        &o.event_type,
-        "",
-        Utc::now(),
-        &bakylau_proto::events::v1::Envelope::default(),
-    );
-    event.message_id = o.event_id;
-    event.payload = o.event_payload.clone();
+    let event = OutboxMessage::stored_event(o.event_id, &o.event_type, o.event_payload.clone());
     enqueue(tx, &event).await?;
     send_reply(tx, message, event_id, o).await
 }
@@ -283,7 +268,3 @@ fn parse_protobuf(body: &[u8]) -> Result<Result<Submission, Rejection>, String> 
         }))
     }
 }
-
-/// The AMQP `type` a sender sets; other values are accepted too (the document says what
-/// it is), this is what the contract documents.
-pub const EXPECTED_TYPE: &str = SUBMIT_TYPE;

@@ -45,8 +45,6 @@ pub struct Registration {
 pub struct Prepared {
     appeal: NewAppeal,
     record: AppealRecord,
-    decline: Vec<FieldIssue>,
-    applicant_key: Option<String>,
 }
 
 pub struct Registrar {
@@ -154,7 +152,7 @@ impl Registrar {
             registration_number: String::new(),
             office: self.settings.office.clone(),
             status: status.as_str().to_owned(),
-            decline_reasons: Json(decline.clone()),
+            decline_reasons: Json(decline),
             kind: appeal
                 .kind
                 .map(|k| k.as_str())
@@ -174,12 +172,12 @@ impl Registrar {
                 .map(|a| a.type_name())
                 .unwrap_or("anonymous")
                 .to_owned(),
-            applicant_ref: applicant_key.clone(),
+            applicant_ref: applicant_key,
             applicant: appeal.applicant.clone().map(Json),
+            collective: !appeal.co_signatories.is_empty(),
             co_signatories: Json(std::mem::take(&mut appeal.co_signatories)),
             anonymous: appeal.anonymous,
             corruption_report: appeal.corruption_report,
-            collective: false,
             repeated_of: None,
             repeated_of_number: None,
             addressee: appeal.addressee.clone(),
@@ -202,14 +200,7 @@ impl Registrar {
             officer_position: officer.position,
             request_hash: None,
         };
-        let mut record = record;
-        record.collective = !record.co_signatories.0.is_empty();
-        Ok(Prepared {
-            appeal,
-            record,
-            decline,
-            applicant_key,
-        })
+        Ok(Prepared { appeal, record })
     }
 
     /// Numbers and stores a prepared appeal and writes its event to the outbox, inside the
@@ -221,12 +212,7 @@ impl Registrar {
         request_id: Option<&str>,
         request_hash: Option<String>,
     ) -> Result<Registration, RegisterError> {
-        let Prepared {
-            appeal,
-            mut record,
-            decline,
-            applicant_key,
-        } = prepared;
+        let Prepared { appeal, mut record } = prepared;
         record.request_hash = request_hash;
         // Repeats: named by the registrar, or found by applicant and subject.
         if !appeal.repeated_of.is_empty() {
@@ -243,23 +229,22 @@ impl Registrar {
                     )]));
                 }
             }
-        } else if let Some(key) = &applicant_key {
+        } else if let Some(key) = &record.applicant_ref {
             let since = Utc::now() - Duration::days(i64::from(self.settings.repeat_window_days));
             let earlier = storage::earlier_of_applicant(conn, key, since).await?;
-            let texts: Vec<String> = earlier.iter().map(|(_, s, t)| format!("{s} {t}")).collect();
+            let texts: Vec<String> = earlier
+                .iter()
+                .map(|e| format!("{} {}", e.subject, e.text))
+                .collect();
             let current = format!("{} {}", record.subject, record.text);
             if let Some((i, _)) = most_similar(
                 &current,
                 texts.iter().map(String::as_str),
                 self.settings.repeat_similarity,
             ) {
-                record.repeated_of = Some(earlier[i].0);
+                record.repeated_of = Some(earlier[i].id);
+                record.repeated_of_number = Some(earlier[i].registration_number.clone());
             }
-        }
-        if let (Some(id), None) = (record.repeated_of, &record.repeated_of_number) {
-            record.repeated_of_number = storage::get_by_id(conn, id)
-                .await?
-                .map(|r| r.registration_number);
         }
 
         let registered_at =
@@ -281,7 +266,7 @@ impl Registrar {
             })
             .collect();
         storage::insert_attachments(conn, record.id, &rows).await?;
-        let event = if decline.is_empty() {
+        let event = if record.decline_reasons.0.is_empty() {
             events::registered(&record, rows.len())
         } else {
             events::declined_after_registration(&record)

@@ -222,13 +222,21 @@ pub async fn id_by_number(
 }
 
 /// Earlier appeals of the same applicant since `since`, newest first, for repeat detection.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EarlierAppeal {
+    pub id: Uuid,
+    pub registration_number: String,
+    pub subject: String,
+    pub text: String,
+}
+
 pub async fn earlier_of_applicant(
     conn: &mut PgConnection,
     applicant_ref: &str,
     since: DateTime<Utc>,
-) -> Result<Vec<(Uuid, String, String)>, sqlx::Error> {
+) -> Result<Vec<EarlierAppeal>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, subject, text FROM appeals WHERE applicant_ref = $1 AND registered_at >= $2 \
+        "SELECT id, registration_number, subject, text FROM appeals WHERE applicant_ref = $1 AND registered_at >= $2 \
          AND status = 'registered' ORDER BY registered_at DESC LIMIT 50",
     )
     .bind(applicant_ref)

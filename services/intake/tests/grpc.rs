@@ -17,7 +17,7 @@ async fn registered_appeal_is_stored_numbered_and_announced() {
     let mut tap = svc.env.event_tap(&["appeal.*"]).await.unwrap();
     let mut client = svc.client().await;
     let req = request(1, "Прошу отремонтировать дорогу на улице Абая");
-    let iin = bakylau_testkit::test_iin(1);
+    let iin = common::test_iin(1);
     let resp = client.register_appeal(req).await.unwrap().into_inner();
     let appeal = resp.appeal.unwrap();
     let coupon = resp.coupon.unwrap();

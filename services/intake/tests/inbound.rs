@@ -104,7 +104,7 @@ async fn cloudevent_is_registered_answered_and_deduplicated() {
     let conn = svc.env.amqp().await.unwrap();
     let ch = conn.create_channel().await.unwrap();
     let (reply_to, mut replies) = reply_queue(&ch).await;
-    let doc = event("EO-2026-0001234", &bakylau_testkit::test_iin(11));
+    let doc = event("EO-2026-0001234", &common::test_iin(11));
     let body = serde_json::to_vec(&doc).unwrap();
     let id = doc["id"].as_str().unwrap().to_owned();
 
@@ -255,7 +255,7 @@ async fn unreadable_message_is_parked_with_its_reason_and_the_queue_flows_on() {
     )
     .await;
     publish(&ch, b"<xml/>", "text/xml", &reply_to, "bad-2").await;
-    let good = event("EO-OK-1", &bakylau_testkit::test_iin(13));
+    let good = event("EO-OK-1", &common::test_iin(13));
     publish(
         &ch,
         &serde_json::to_vec(&good).unwrap(),

@@ -318,19 +318,11 @@ impl<H: Handler> Consumer<H> {
                 )
                 .await;
         }
-        let mut headers = message.headers.clone();
+        let mut headers = forwarded_headers(message);
         headers.insert(headers::ATTEMPT.into(), AMQPValue::LongInt(step as i32 + 1));
         headers.insert(
             headers::LAST_ERROR.into(),
             long_string(&truncate(reason, 500)),
-        );
-        headers.insert(
-            headers::ORIGINAL_ROUTING_KEY.into(),
-            long_string(&message.routing_key),
-        );
-        headers.insert(
-            headers::ORIGINAL_EXCHANGE.into(),
-            long_string(&message.exchange),
         );
         tracing::warn!(queue = %self.spec.name, attempt = step + 1, reason = %reason, "message failed; retrying later");
         publish_confirmed(
@@ -352,7 +344,7 @@ impl<H: Handler> Consumer<H> {
         message: &IncomingMessage,
         reason: &str,
     ) -> Result<Outcome, String> {
-        let mut headers = message.headers.clone();
+        let mut headers = forwarded_headers(message);
         headers.insert(
             headers::PARK_REASON.into(),
             long_string(&truncate(reason, 2000)),
@@ -360,14 +352,6 @@ impl<H: Handler> Consumer<H> {
         headers.insert(
             headers::PARKED_AT.into(),
             long_string(&chrono::Utc::now().to_rfc3339()),
-        );
-        headers.insert(
-            headers::ORIGINAL_ROUTING_KEY.into(),
-            long_string(&message.routing_key),
-        );
-        headers.insert(
-            headers::ORIGINAL_EXCHANGE.into(),
-            long_string(&message.exchange),
         );
         tracing::error!(queue = %self.spec.name, reason = %reason, "message parked");
         publish_confirmed(
@@ -384,6 +368,21 @@ impl<H: Handler> Consumer<H> {
             .increment(1);
         Ok(Outcome::Parked)
     }
+}
+
+/// The message's headers plus where it first came from, which a retry or park through
+/// another exchange would otherwise lose.
+fn forwarded_headers(message: &IncomingMessage) -> FieldTable {
+    let mut headers = message.headers.clone();
+    headers.insert(
+        headers::ORIGINAL_ROUTING_KEY.into(),
+        long_string(&message.routing_key),
+    );
+    headers.insert(
+        headers::ORIGINAL_EXCHANGE.into(),
+        long_string(&message.exchange),
+    );
+    headers
 }
 
 fn properties_of(message: &IncomingMessage, headers: FieldTable) -> BasicProperties {

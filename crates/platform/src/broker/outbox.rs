@@ -64,6 +64,12 @@ impl OutboxMessage {
             payload: payload.encode_to_vec(),
             payload_type: M::full_name(),
         };
+        Self::stored_event(message_id, event_type, envelope.encode_to_vec())
+    }
+
+    /// An already encoded event envelope, published again under its original message id
+    /// (consumers that saw it skip it).
+    pub fn stored_event(message_id: Uuid, event_type: &str, envelope: Vec<u8>) -> Self {
         Self {
             message_id,
             exchange: EVENTS_EXCHANGE.to_owned(),
@@ -72,7 +78,7 @@ impl OutboxMessage {
             content_type: CONTENT_TYPE_PROTOBUF.to_owned(),
             correlation_id: None,
             headers: HashMap::new(),
-            payload: envelope.encode_to_vec(),
+            payload: envelope,
         }
     }
 

@@ -103,7 +103,7 @@ pub async fn wait_serving(addr: &str) {
 pub fn individual(serial: u32) -> pb::Applicant {
     pb::Applicant {
         party: Some(pb::applicant::Party::Individual(pb::Individual {
-            iin: bakylau_testkit::test_iin(serial),
+            iin: test_iin(serial),
             full_name: "Сапарова Айгерім".into(),
             phone: "+77015550000".into(),
             email: String::new(),
@@ -139,4 +139,13 @@ pub async fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
     tonic::transport::Endpoint::from_shared(addr.to_owned())?
         .connect()
         .await
+}
+
+/// A valid IIN for tests: born 1 Jan 1990, the serial varied until a check digit exists.
+pub fn test_iin(serial: u32) -> String {
+    (serial..)
+        .find_map(|s| {
+            bakylau_intake::domain::identity::with_check_digit(&format!("9001013{:04}", s % 10_000))
+        })
+        .expect("some serial has a check digit")
 }
