@@ -80,6 +80,22 @@ async fn schema_exists(pool: &PgPool, schema: &str) -> Result<bool, sqlx::Error>
         .await
 }
 
+/// True when `e` means the database cannot be reached (connection refused or lost, server
+/// shutting down, pool exhausted) rather than that the statement itself failed.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
+}
+
 /// True when the database answers.
 pub async fn is_healthy(pool: &PgPool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()

@@ -654,17 +654,14 @@ fn register_status(e: RegisterError) -> Status {
 }
 
 fn db_status(e: sqlx::Error) -> Status {
-    match e {
-        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-            tracing::warn!(error = %e, "database unavailable");
-            Status::unavailable(
-                "the register is temporarily unavailable; retry with the same request_id",
-            )
-        }
-        other => {
-            tracing::error!(error = %other, "database error");
-            Status::internal("internal error")
-        }
+    if bakylau_platform::db::is_unavailable(&e) {
+        tracing::warn!(error = %e, "database unavailable");
+        Status::unavailable(
+            "the register is temporarily unavailable; retry with the same request_id",
+        )
+    } else {
+        tracing::error!(error = %e, "database error");
+        Status::internal("internal error")
     }
 }
 

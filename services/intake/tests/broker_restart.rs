@@ -35,10 +35,18 @@ async fn every_registration_is_announced_after_a_broker_restart() {
     });
     tokio::time::sleep(Duration::from_millis(800)).await;
     rabbitmqctl(&["stop_app"]).expect("stop RabbitMQ");
+    assert!(
+        common::serving_within(&svc.addr, false, Duration::from_secs(10)).await,
+        "health stays SERVING with the broker gone"
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     rabbitmqctl(&["start_app"]).expect("start RabbitMQ");
     rabbitmqctl(&["await_startup"]).expect("RabbitMQ back");
     let registered = writer.await.unwrap();
+    assert!(
+        common::serving_within(&svc.addr, true, Duration::from_secs(30)).await,
+        "health does not come back after the broker does"
+    );
 
     let mut tap = svc.env.reopen_tap(&queue).await.unwrap();
     let events = tap

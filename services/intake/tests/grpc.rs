@@ -463,26 +463,7 @@ async fn health_and_reflection_answer_stock_clients() {
     // During shutdown the probe sees NOT_SERVING before the server goes away.
     let addr = svc.addr.clone();
     svc.shutdown.cancel();
-    let saw_not_serving = bakylau_testkit::eventually(Duration::from_secs(5), || {
-        let addr = addr.clone();
-        async move {
-            match common::channel(&addr).await {
-                Err(_) => true,
-                Ok(ch) => tonic_health::pb::health_client::HealthClient::new(ch)
-                    .check(tonic_health::pb::HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                    .map(|r| {
-                        r.into_inner().status
-                            != tonic_health::pb::health_check_response::ServingStatus::Serving
-                                as i32
-                    })
-                    .unwrap_or(true),
-            }
-        }
-    })
-    .await;
+    let saw_not_serving = common::serving_within(&addr, false, Duration::from_secs(5)).await;
     assert!(saw_not_serving);
     let _ = svc.task.await;
 }

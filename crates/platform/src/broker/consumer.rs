@@ -101,20 +101,10 @@ pub enum HandlerError {
 
 impl From<sqlx::Error> for HandlerError {
     fn from(e: sqlx::Error) -> Self {
-        match e {
-            sqlx::Error::Io(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::Protocol(_) => HandlerError::Infrastructure(e.to_string()),
-            sqlx::Error::Database(ref db)
-                if db
-                    .code()
-                    .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")) =>
-            {
-                HandlerError::Infrastructure(e.to_string())
-            }
-            other => HandlerError::Transient(other.to_string()),
+        if crate::db::is_unavailable(&e) {
+            HandlerError::Infrastructure(e.to_string())
+        } else {
+            HandlerError::Transient(e.to_string())
         }
     }
 }

@@ -81,23 +81,30 @@ pub async fn start_with(env: TestEnv, settings: Settings) -> Running {
 }
 
 pub async fn wait_serving(addr: &str) {
+    assert!(
+        serving_within(addr, true, Duration::from_secs(30)).await,
+        "intake did not become SERVING"
+    );
+}
+
+/// True when the health probe (`""`) reports SERVING (or, with `serving` false, anything
+/// else, including no answer) within `timeout`.
+pub async fn serving_within(addr: &str, serving: bool, timeout: Duration) -> bool {
+    use tonic_health::pb::health_check_response::ServingStatus;
     use tonic_health::pb::health_client::HealthClient;
-    let ok = bakylau_testkit::eventually(Duration::from_secs(30), || async {
+    bakylau_testkit::eventually(timeout, || async {
         let Ok(ch) = channel(addr).await else {
-            return false;
+            return !serving;
         };
-        let mut c = HealthClient::new(ch);
-        c.check(tonic_health::pb::HealthCheckRequest {
-            service: String::new(),
-        })
-        .await
-        .is_ok_and(|r| {
-            r.into_inner().status
-                == tonic_health::pb::health_check_response::ServingStatus::Serving as i32
-        })
+        let status = HealthClient::new(ch)
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        status.is_ok_and(|s| s == ServingStatus::Serving as i32) == serving
     })
-    .await;
-    assert!(ok, "intake did not become SERVING");
+    .await
 }
 
 pub fn individual(serial: u32) -> pb::Applicant {
