@@ -24,7 +24,7 @@ for svc in "${SERVICES[@]}"; do
 done
 
 say "waiting for every service to report SERVING"
-if ! "$REPO/target/release/bakylau" status --wait 60; then
+if ! "$REPO/target/release/bakylau" status --wait 60 "${SERVICES[@]/#/--service=}"; then
   echo "a service did not become healthy; see $RUN_DIR/logs/" >&2
   exit 1
 fi

@@ -38,6 +38,75 @@ pub struct Global {
         value_name = "ADDR"
     )]
     pub intake: String,
+    /// Address of the routing service
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_ROUTING_ADDR",
+        default_value = "http://127.0.0.1:50052",
+        value_name = "ADDR"
+    )]
+    pub routing: String,
+    /// Address of the control service
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_CONTROL_ADDR",
+        default_value = "http://127.0.0.1:50053",
+        value_name = "ADDR"
+    )]
+    pub control: String,
+    /// Address of the reception service
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_RECEPTION_ADDR",
+        default_value = "http://127.0.0.1:50054",
+        value_name = "ADDR"
+    )]
+    pub reception: String,
+    /// Address of the reporting service
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_REPORTING_ADDR",
+        default_value = "http://127.0.0.1:50055",
+        value_name = "ADDR"
+    )]
+    pub reporting: String,
+    /// Who is calling (user id sent to the services as `x-bakylau-user`)
+    #[arg(
+        long = "user",
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_USER",
+        default_value = "cli",
+        value_name = "USER"
+    )]
+    pub user: String,
+    /// Caller's role: registrar, executor, controller, head, analyst, auditor
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_ROLE",
+        default_value = "registrar",
+        value_name = "ROLE"
+    )]
+    pub role: String,
+    /// Caller's body code (an executor sees only its own body's appeals)
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_BODY",
+        value_name = "BODY"
+    )]
+    pub body: Option<String>,
     /// Print readable text or JSON
     #[arg(
         long,
@@ -57,6 +126,7 @@ enum Command {
     /// Consultations: record help given to a person, list them
     #[command(subcommand)]
     Consultation(consultation::ConsultationCommand),
+    /// Instructions on appeals (reg 9): issue, show, list, progress, checks, conclusions, discipline, completion
     /// Check that every service is up and ready (exit 0 when all are)
     Status(status::StatusArgs),
 }

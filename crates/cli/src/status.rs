@@ -20,6 +20,9 @@ pub struct StatusArgs {
     /// Keep checking until every service is up, for at most this many seconds
     #[arg(long, value_name = "SECONDS")]
     pub wait: Option<u64>,
+    /// Check only this service (repeat for several); all five when absent
+    #[arg(long = "service", value_name = "NAME", value_parser = ["intake", "routing", "control", "reception", "reporting"])]
+    pub services: Vec<String>,
 }
 
 /// One service to check. New services join this list with their own address flag.
@@ -30,11 +33,21 @@ struct Target {
 }
 
 fn targets(g: &Global) -> Vec<Target> {
-    vec![Target {
-        name: "intake",
-        grpc_name: bakylau_proto::service_names::INTAKE,
-        addr: client::normalize_addr(&g.intake),
-    }]
+    use bakylau_proto::service_names as names;
+    [
+        ("intake", names::INTAKE, &g.intake),
+        ("routing", names::ROUTING, &g.routing),
+        ("control", names::CONTROL, &g.control),
+        ("reception", names::RECEPTION, &g.reception),
+        ("reporting", names::REPORTING, &g.reporting),
+    ]
+    .into_iter()
+    .map(|(name, grpc_name, addr)| Target {
+        name,
+        grpc_name,
+        addr: client::normalize_addr(addr),
+    })
+    .collect()
 }
 
 /// `SERVING`, `NOT_SERVING`, … or `UNREACHABLE (connection refused)`.
@@ -73,7 +86,10 @@ async fn check(t: &Target) -> String {
 }
 
 pub async fn run(args: StatusArgs, g: &Global) -> Result<()> {
-    let targets = targets(g);
+    let targets: Vec<Target> = targets(g)
+        .into_iter()
+        .filter(|t| args.services.is_empty() || args.services.iter().any(|s| s == t.name))
+        .collect();
     let deadline = Instant::now() + Duration::from_secs(args.wait.unwrap_or(0));
     let statuses = loop {
         let mut statuses = Vec::with_capacity(targets.len());

@@ -139,18 +139,25 @@ pub async fn declare_exchanges(ch: &Channel) -> Result<(), lapin::Error> {
         EVENTS_EXCHANGE.into(),
         ExchangeKind::Topic,
         durable,
+        events_args.clone(),
+    )
+    .await?;
+    ch.exchange_declare(
+        INBOUND_EXCHANGE.into(),
+        ExchangeKind::Topic,
+        durable,
+        FieldTable::default(),
+    )
+    .await?;
+    // A status update for a sender that has not bound its queue yet waits in
+    // `bakylau.unrouted` for an operator instead of being lost or retried forever.
+    ch.exchange_declare(
+        OUTBOUND_EXCHANGE.into(),
+        ExchangeKind::Topic,
+        durable,
         events_args,
     )
     .await?;
-    for name in [INBOUND_EXCHANGE, OUTBOUND_EXCHANGE] {
-        ch.exchange_declare(
-            name.into(),
-            ExchangeKind::Topic,
-            durable,
-            FieldTable::default(),
-        )
-        .await?;
-    }
     ch.exchange_declare(
         DEAD_LETTER_EXCHANGE.into(),
         ExchangeKind::Direct,

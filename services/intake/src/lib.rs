@@ -81,7 +81,18 @@ pub async fn run(
         confirm_timeout,
         link: "broker:intake.inbound",
     };
+    let status_consumer = Consumer {
+        spec: messaging::status_queue(&settings.broker.retry_delays_ms),
+        pool: pool.clone(),
+        broker: consumer.broker.clone(),
+        handler: Arc::new(messaging::StatusHandler),
+        prefetch: settings.broker.prefetch,
+        readiness: readiness.clone(),
+        confirm_timeout,
+        link: "broker:intake.status",
+    };
     let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    let status_task = tokio::spawn(status_consumer.run(shutdown.clone()));
     let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
 
     let (router, reporter) =
@@ -99,7 +110,7 @@ pub async fn run(
     tracing::info!(listen = %listener.local_addr()?, "intake serving gRPC");
     let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
     shutdown.cancel();
-    let _ = tokio::join!(relay_task, consumer_task, health_task);
+    let _ = tokio::join!(relay_task, consumer_task, status_task, health_task);
     pool.close().await;
     served?;
     Ok(())

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use bakylau_platform::broker::{
-    CONTENT_TYPE_CLOUDEVENTS, CONTENT_TYPE_PROTOBUF, Handler, HandlerError, INBOUND_EXCHANGE,
-    IncomingMessage, OutboxMessage, QueueSpec, enqueue,
+    CONTENT_TYPE_CLOUDEVENTS, CONTENT_TYPE_PROTOBUF, EVENTS_EXCHANGE, Handler, HandlerError,
+    INBOUND_EXCHANGE, IncomingMessage, OUTBOUND_EXCHANGE, OutboxMessage, QueueSpec, enqueue,
 };
 use bakylau_proto::intake::v1 as pb;
 use chrono::Utc;
@@ -18,6 +18,7 @@ use crate::domain::inbound::{
     DECLINED_TYPE, REGISTERED_TYPE, Rejection, Submission, parse_cloudevent, prefix_fields,
     reply_document,
 };
+use crate::domain::outbound;
 use crate::domain::{Channel, FieldIssue};
 use crate::events;
 use crate::register::{RegisterError, Registrar};
@@ -29,6 +30,51 @@ pub fn inbound_queue(retry_delays_ms: &[u64]) -> QueueSpec {
     QueueSpec::new(INBOUND_QUEUE)
         .bind(INBOUND_EXCHANGE, "appeal.submit.#")
         .retry_delays(retry_delays_ms)
+}
+
+pub const STATUS_QUEUE: &str = "intake.status";
+
+/// Status changes of appeals, forwarded to the systems they came from.
+pub fn status_queue(retry_delays_ms: &[u64]) -> QueueSpec {
+    outbound::FORWARDED_EVENTS
+        .iter()
+        .fold(QueueSpec::new(STATUS_QUEUE), |spec, key| {
+            spec.bind(EVENTS_EXCHANGE, key)
+        })
+        .retry_delays(retry_delays_ms)
+}
+
+/// Turns an appeal's status event into a CloudEvents document on `bakylau.outbound` for the
+/// system it came from; events about appeals registered here pass without effect.
+pub struct StatusHandler;
+
+impl Handler for StatusHandler {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        message: &IncomingMessage,
+    ) -> Result<(), HandlerError> {
+        let update = outbound::status_update(&message.body, Utc::now())
+            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let Some(update) = update else {
+            return Ok(());
+        };
+        let payload = serde_json::to_vec(&update.document)
+            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        let message = OutboxMessage {
+            message_id: uuid::Uuid::now_v7(),
+            exchange: OUTBOUND_EXCHANGE.to_owned(),
+            routing_key: update.routing_key,
+            message_type: update.message_type,
+            content_type: CONTENT_TYPE_CLOUDEVENTS.to_owned(),
+            correlation_id: None,
+            headers: Default::default(),
+            payload,
+        };
+        enqueue(tx, &message).await?;
+        metrics::counter!("bakylau_outbound_status_total").increment(1);
+        Ok(())
+    }
 }
 
 pub struct InboundHandler {

@@ -3,6 +3,7 @@
 
 pub mod identity;
 pub mod inbound;
+pub mod outbound;
 pub mod registration;
 pub mod similarity;
 pub mod validation;
