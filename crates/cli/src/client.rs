@@ -24,6 +24,29 @@ pub async fn intake(addr: &str) -> Result<Intake> {
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
+/// A channel to `service` at `addr` with the usual timeouts.
+pub async fn channel(service: &'static str, addr: &str) -> Result<Channel> {
+    connect(service, addr, CONNECT_TIMEOUT, CALL_TIMEOUT).await
+}
+
+/// A request carrying the caller's identity in metadata (`x-bakylau-user`, `x-bakylau-role`,
+/// `x-bakylau-body`), which the services use for access until token authentication exists.
+pub fn request<T>(message: T, g: &crate::Global) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    let meta = request.metadata_mut();
+    let pairs = [
+        ("x-bakylau-user", Some(g.user.as_str())),
+        ("x-bakylau-role", Some(g.role.as_str())),
+        ("x-bakylau-body", g.body.as_deref()),
+    ];
+    for (key, value) in pairs {
+        if let Some(v) = value.and_then(|v| v.parse().ok()) {
+            meta.insert(key, v);
+        }
+    }
+    request
+}
+
 /// A channel to `service` at `addr`; a failure to connect is an [`Unreachable`].
 pub async fn connect(
     service: &'static str,

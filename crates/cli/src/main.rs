@@ -6,13 +6,16 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod appeal;
+mod bodies;
 mod client;
 mod consultation;
 mod error;
 mod input;
 mod localtime;
 mod output;
+mod routing;
 mod status;
+mod taxonomy;
 mod vocab;
 
 /// Bakylau: register citizens' and companies' appeals, look them up, log consultations.
@@ -126,9 +129,17 @@ enum Command {
     /// Consultations: record help given to a person, list them
     #[command(subcommand)]
     Consultation(consultation::ConsultationCommand),
-    /// Instructions on appeals (reg 9): issue, show, list, progress, checks, conclusions, discipline, completion
     /// Check that every service is up and ready (exit 0 when all are)
     Status(status::StatusArgs),
+    /// Routing (reg 5.2): show a decision, re-route, the manual queue, classifier, rules, audit log
+    #[command(subcommand)]
+    Routing(routing::RoutingCommand),
+    /// Issue taxonomy of routing: list, show, add or change, switch off and on
+    #[command(subcommand)]
+    Taxonomy(taxonomy::TaxonomyCommand),
+    /// Directory of bodies appeals are routed to: list, show, districts, add or change, switch off and on
+    #[command(subcommand)]
+    Bodies(bodies::BodiesCommand),
 }
 
 fn main() -> ExitCode {
@@ -145,6 +156,9 @@ fn main() -> ExitCode {
             Command::Appeal(cmd) => appeal::run(cmd, &cli.global).await,
             Command::Consultation(cmd) => consultation::run(cmd, &cli.global).await,
             Command::Status(args) => status::run(args, &cli.global).await,
+            Command::Routing(cmd) => routing::run(cmd, &cli.global).await,
+            Command::Taxonomy(cmd) => taxonomy::run(cmd, &cli.global).await,
+            Command::Bodies(cmd) => bodies::run(cmd, &cli.global).await,
         }
     });
     error::exit(result)

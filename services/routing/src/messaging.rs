@@ -1,0 +1,54 @@
+//! AMQP adapter: `appeal.registered` on queue `routing.appeals`. The platform's consumer
+//! records the message id in the inbox in the same transaction, so a redelivery is skipped;
+//! the engine also skips an appeal it has already decided (a replay under a new id).
+
+use std::sync::Arc;
+
+use bakylau_platform::broker::{
+    EVENTS_EXCHANGE, Handler, HandlerError, IncomingMessage, QueueSpec,
+};
+use bakylau_proto::events::v1 as ev;
+use prost::Message as _;
+use sqlx::PgConnection;
+
+use crate::engine::{Engine, EngineError, Routed};
+use crate::events::APPEAL_REGISTERED;
+
+pub const APPEALS_QUEUE: &str = "routing.appeals";
+
+pub fn appeals_queue(retry_delays_ms: &[u64]) -> QueueSpec {
+    QueueSpec::new(APPEALS_QUEUE)
+        .bind(EVENTS_EXCHANGE, APPEAL_REGISTERED)
+        .retry_delays(retry_delays_ms)
+}
+
+pub struct RegisteredHandler {
+    pub engine: Arc<Engine>,
+}
+
+/// Decodes the envelope of an `appeal.registered` event.
+pub fn decode_registered(body: &[u8]) -> Result<ev::AppealRegistered, String> {
+    let envelope = ev::Envelope::decode(body).map_err(|e| format!("not an event envelope: {e}"))?;
+    if envelope.r#type != APPEAL_REGISTERED {
+        return Err(format!("unexpected event type {:?}", envelope.r#type));
+    }
+    ev::AppealRegistered::decode(envelope.payload.as_slice())
+        .map_err(|e| format!("payload is not AppealRegistered: {e}"))
+}
+
+impl Handler for RegisteredHandler {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        message: &IncomingMessage,
+    ) -> Result<(), HandlerError> {
+        let event = decode_registered(&message.body).map_err(HandlerError::Permanent)?;
+        match self.engine.route_registered(tx, &event).await {
+            Ok(Routed::Decided { .. }) | Ok(Routed::AlreadyDecided) => Ok(()),
+            Err(EngineError::BadEvent(reason)) => Err(HandlerError::Permanent(reason)),
+            Err(EngineError::Db(e)) => Err(e.into()),
+            Err(EngineError::Storage(crate::storage::StorageError::Db(e))) => Err(e.into()),
+            Err(e) => Err(HandlerError::Transient(e.to_string())),
+        }
+    }
+}
