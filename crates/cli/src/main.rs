@@ -6,11 +6,15 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 mod appeal;
+mod audit;
 mod bodies;
+mod calendar;
 mod client;
 mod consultation;
+mod control;
 mod error;
 mod input;
+mod instruction;
 mod localtime;
 mod output;
 mod routing;
@@ -129,6 +133,18 @@ enum Command {
     /// Consultations: record help given to a person, list them
     #[command(subcommand)]
     Consultation(consultation::ConsultationCommand),
+    /// Deadlines, answers and review, extensions, timelines and letters (reg 5.3-5.6)
+    #[command(subcommand)]
+    Control(control::ControlCommand),
+    /// Record-keeping audits per body and period (reg 10.1)
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
+    /// Working-day calendar: show a year, edit holidays and transfers, compute deadlines
+    #[command(subcommand)]
+    Calendar(calendar::CalendarCommand),
+    /// Instructions on appeals (reg 9): issue, show, list, progress, checks, conclusions, discipline, completion
+    #[command(subcommand)]
+    Instruction(instruction::InstructionCommand),
     /// Check that every service is up and ready (exit 0 when all are)
     Status(status::StatusArgs),
     /// Routing (reg 5.2): show a decision, re-route, the manual queue, classifier, rules, audit log
@@ -155,6 +171,10 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Appeal(cmd) => appeal::run(cmd, &cli.global).await,
             Command::Consultation(cmd) => consultation::run(cmd, &cli.global).await,
+            Command::Control(cmd) => control::run(cmd, &cli.global).await,
+            Command::Audit(cmd) => audit::run(cmd, &cli.global).await,
+            Command::Calendar(cmd) => calendar::run(cmd, &cli.global).await,
+            Command::Instruction(cmd) => instruction::run(cmd, &cli.global).await,
             Command::Status(args) => status::run(args, &cli.global).await,
             Command::Routing(cmd) => routing::run(cmd, &cli.global).await,
             Command::Taxonomy(cmd) => taxonomy::run(cmd, &cli.global).await,
