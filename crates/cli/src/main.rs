@@ -17,6 +17,7 @@ mod input;
 mod instruction;
 mod localtime;
 mod output;
+mod reception;
 mod routing;
 mod status;
 mod taxonomy;
@@ -145,6 +146,9 @@ enum Command {
     /// Instructions on appeals (reg 9): issue, show, list, progress, checks, conclusions, discipline, completion
     #[command(subcommand)]
     Instruction(instruction::InstructionCommand),
+    /// Personal, video and field receptions (reg 6): officials, slots, booking, holding, monitoring
+    #[command(subcommand)]
+    Reception(reception::ReceptionCommand),
     /// Check that every service is up and ready (exit 0 when all are)
     Status(status::StatusArgs),
     /// Routing (reg 5.2): show a decision, re-route, the manual queue, classifier, rules, audit log
@@ -175,6 +179,7 @@ fn main() -> ExitCode {
             Command::Audit(cmd) => audit::run(cmd, &cli.global).await,
             Command::Calendar(cmd) => calendar::run(cmd, &cli.global).await,
             Command::Instruction(cmd) => instruction::run(cmd, &cli.global).await,
+            Command::Reception(cmd) => reception::run(cmd, &cli.global).await,
             Command::Status(args) => status::run(args, &cli.global).await,
             Command::Routing(cmd) => routing::run(cmd, &cli.global).await,
             Command::Taxonomy(cmd) => taxonomy::run(cmd, &cli.global).await,

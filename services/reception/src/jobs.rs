@@ -1,0 +1,50 @@
+//! Periodic work: reminders to visitors and the gauges an operator watches (free slots and
+//! the wait for the next one per official, the outbox backlog).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bakylau_platform::CancellationToken;
+use chrono::Utc;
+
+use crate::service::Reception;
+use crate::storage;
+use crate::time::to_local;
+
+pub async fn run(reception: Arc<Reception>, shutdown: CancellationToken) {
+    let every = Duration::from_millis(reception.settings.sweep_interval_ms.max(1_000));
+    loop {
+        match reception.send_reminders().await {
+            Ok(n) if n > 0 => tracing::info!(reminders = n, "reminders stored"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reminders failed; will retry"),
+        }
+        if let Err(e) = gauges(&reception).await {
+            tracing::warn!(error = %e, "gauges not refreshed");
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+async fn gauges(reception: &Reception) -> Result<(), crate::service::ReceptionError> {
+    let now = Utc::now();
+    for official in storage::officials(&reception.pool, false).await? {
+        let (free, next) = reception.free_slots(&official.id, now).await?;
+        let labels = [
+            ("official", official.id.clone()),
+            ("body", official.body.clone()),
+        ];
+        metrics::gauge!("reception_free_slots", &labels).set(f64::from(free));
+        let days = next.map_or(-1.0, |t| {
+            (t.date() - to_local(now).date()).num_days() as f64
+        });
+        metrics::gauge!("reception_days_to_next_free_slot", &labels).set(days);
+    }
+    if let Ok(n) = bakylau_platform::broker::outbox::pending_count(&reception.pool).await {
+        metrics::gauge!("reception_outbox_backlog").set(n as f64);
+    }
+    Ok(())
+}

@@ -1,0 +1,112 @@
+//! Bakylau reception: officials' personal receptions by pre-registration, video and field
+//! receptions and reg 8.7 meetings (reg 6.1 - 6.6): officials and schedules, slots,
+//! bookings with pre-screening, the waiting list, holding (check-in, no-shows, outcomes that
+//! register appeals in intake and instructions in control), minutes and monitoring.
+
+pub mod api;
+pub mod domain;
+pub mod downstream;
+pub mod events;
+pub mod jobs;
+pub mod messaging;
+pub mod seed;
+pub mod service;
+pub mod settings;
+pub mod storage;
+pub mod time;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use bakylau_platform::broker::{Broker, Consumer, OutboxRelay};
+use bakylau_platform::health::Readiness;
+use bakylau_platform::{CancellationToken, db, grpc};
+use bakylau_proto::reception::v1::reception_service_server::ReceptionServiceServer;
+
+pub const SERVICE: &str = "reception";
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Runs reception until `shutdown` fires: migrations, the officials file, the gRPC server,
+/// the outbox relay, the `appeal.closed` consumer and the reminder sweep. Tests call this
+/// with a listener on port 0.
+pub async fn run(
+    settings: settings::Settings,
+    listener: tokio::net::TcpListener,
+    shutdown: CancellationToken,
+    readiness: Arc<Readiness>,
+) -> anyhow::Result<()> {
+    let pool = db::connect(&settings.database, SERVICE)
+        .await
+        .context("connecting to Postgres")?;
+    db::migrate(&pool, SERVICE, &MIGRATIONS)
+        .await
+        .context("migrating")?;
+    if settings.reception.load_officials {
+        let added = seed::load(&pool, settings.reception.officials_file.as_deref())
+            .await
+            .context("loading officials")?;
+        tracing::info!(added, "officials loaded");
+    }
+    let calendar = match &settings.reception.calendar_dir {
+        Some(dir) => bakylau_calendar::Calendar::load_dir(dir),
+        None => bakylau_calendar::Calendar::embedded(),
+    }
+    .context("loading the working-day calendar")?;
+    let downstream = downstream::Downstream::new(
+        &settings.reception.intake_addr,
+        &settings.reception.control_addr,
+        Duration::from_millis(settings.reception.downstream_timeout_ms),
+    )
+    .context("addresses of intake and control")?;
+    let reception = Arc::new(service::Reception {
+        pool: pool.clone(),
+        calendar: Arc::new(calendar),
+        settings: Arc::new(settings.reception.clone()),
+        downstream,
+    });
+
+    let broker = Broker::new(settings.broker.effective_url()?, SERVICE);
+    let confirm_timeout = Duration::from_millis(settings.broker.confirm_timeout_ms);
+    let relay = OutboxRelay {
+        pool: pool.clone(),
+        broker: broker.clone(),
+        readiness: readiness.clone(),
+        batch: settings.broker.relay_batch,
+        confirm_timeout,
+        retention: Duration::from_secs(7 * 24 * 3600),
+    };
+    let consumer = Consumer {
+        spec: messaging::closed_queue(&settings.broker.retry_delays_ms),
+        pool: pool.clone(),
+        broker,
+        handler: Arc::new(messaging::AppealClosedHandler),
+        prefetch: settings.broker.prefetch,
+        readiness: readiness.clone(),
+        confirm_timeout,
+        link: "broker:reception.appeal_closed",
+    };
+    let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
+    let jobs_task = tokio::spawn(jobs::run(reception.clone(), shutdown.clone()));
+
+    let (router, reporter) =
+        grpc::router(&settings.grpc, bakylau_proto::service_names::RECEPTION).await?;
+    let health_task = tokio::spawn(grpc::watch_health(
+        reporter,
+        bakylau_proto::service_names::RECEPTION,
+        readiness.clone(),
+        pool.clone(),
+        shutdown.clone(),
+    ));
+    let api = ReceptionServiceServer::new(api::ReceptionApi { reception })
+        .max_decoding_message_size(settings.grpc.max_message_bytes)
+        .max_encoding_message_size(settings.grpc.max_message_bytes);
+    tracing::info!(listen = %listener.local_addr()?, "reception serving gRPC");
+    let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
+    shutdown.cancel();
+    let _ = tokio::join!(relay_task, consumer_task, jobs_task, health_task);
+    pool.close().await;
+    served?;
+    Ok(())
+}

@@ -1,0 +1,75 @@
+//! Reception's settings: the platform's sections plus the reception's own.
+
+use std::path::PathBuf;
+
+use bakylau_platform::config::{BrokerSettings, DatabaseSettings, GrpcSettings, MetricsSettings};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::booking::HoldingPolicy;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub broker: BrokerSettings,
+    pub grpc: GrpcSettings,
+    pub metrics: MetricsSettings,
+    pub reception: ReceptionSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database: DatabaseSettings::default(),
+            broker: BrokerSettings::default(),
+            grpc: GrpcSettings::with_listen("127.0.0.1:50054"),
+            metrics: MetricsSettings {
+                listen: "127.0.0.1:9104".into(),
+            },
+            reception: ReceptionSettings::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReceptionSettings {
+    /// Intake's gRPC address (`http://127.0.0.1:50051`): earlier appeals are looked up and
+    /// appeals raised at a reception registered there. Empty: not available.
+    pub intake_addr: String,
+    /// Control's gRPC address (`http://127.0.0.1:50053`): instructions given at a reception
+    /// are created there. Empty: not available.
+    pub control_addr: String,
+    /// Time limit of one call to intake or control.
+    pub downstream_timeout_ms: u64,
+    /// Officials and schedules loaded at start (TOML); empty uses the demo data built in.
+    pub officials_file: Option<PathBuf>,
+    /// Load the officials file at start (only what is not in the database yet).
+    pub load_officials: bool,
+    /// Working-day calendar folder (`kz-*.toml`); empty uses the calendar built in.
+    pub calendar_dir: Option<PathBuf>,
+    pub holding: HoldingPolicy,
+    /// A reminder to the visitor is due this many hours before the reception.
+    pub reminder_hours_before: u32,
+    /// How often reminders are made and the free-slot gauges refreshed.
+    pub sweep_interval_ms: u64,
+    /// Region written into the locality of appeals registered at a reception.
+    pub region: String,
+}
+
+impl Default for ReceptionSettings {
+    fn default() -> Self {
+        Self {
+            intake_addr: String::new(),
+            control_addr: String::new(),
+            downstream_timeout_ms: 10_000,
+            officials_file: None,
+            load_officials: true,
+            calendar_dir: None,
+            holding: HoldingPolicy::default(),
+            reminder_hours_before: 24,
+            sweep_interval_ms: 30_000,
+            region: "Алматинская область".into(),
+        }
+    }
+}
