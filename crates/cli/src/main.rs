@@ -18,6 +18,7 @@ mod instruction;
 mod localtime;
 mod output;
 mod reception;
+mod report;
 mod routing;
 mod status;
 mod taxonomy;
@@ -151,6 +152,9 @@ enum Command {
     Reception(reception::ReceptionCommand),
     /// Check that every service is up and ready (exit 0 when all are)
     Status(status::StatusArgs),
+    /// Reports: summaries, systemic problems, spikes, problem map, discipline, semi-annual report
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Routing (reg 5.2): show a decision, re-route, the manual queue, classifier, rules, audit log
     #[command(subcommand)]
     Routing(routing::RoutingCommand),
@@ -181,6 +185,7 @@ fn main() -> ExitCode {
             Command::Instruction(cmd) => instruction::run(cmd, &cli.global).await,
             Command::Reception(cmd) => reception::run(cmd, &cli.global).await,
             Command::Status(args) => status::run(args, &cli.global).await,
+            Command::Report(cmd) => report::run(cmd, &cli.global).await,
             Command::Routing(cmd) => routing::run(cmd, &cli.global).await,
             Command::Taxonomy(cmd) => taxonomy::run(cmd, &cli.global).await,
             Command::Bodies(cmd) => bodies::run(cmd, &cli.global).await,

@@ -1,0 +1,738 @@
+//! Projections: apply one fact to the read model and its roll-ups, on the caller's
+//! connection (inside the consumer's transaction, or the rebuild's). Deterministic: the
+//! result depends only on the facts and their order, never on the clock.
+
+use bakylau_proto::events::v1::Envelope;
+use chrono::{DateTime, NaiveDate, Utc};
+use prost::Message as _;
+use sqlx::{PgConnection, Row};
+
+use crate::domain::event::{
+    self, Fact, InstructionMark, Occurred, ReceptionMark, Registered, StatusMark, local_day,
+};
+use crate::domain::period::month_start;
+
+/// Stores the envelope in the event store; false when it is already there.
+pub async fn store_event(
+    conn: &mut PgConnection,
+    message_id: &str,
+    envelope: &Envelope,
+    occurred_at: DateTime<Utc>,
+    raw: &[u8],
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO events (message_id, event_type, payload_type, producer, subject, occurred_at, envelope) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(message_id)
+    .bind(&envelope.r#type)
+    .bind(&envelope.payload_type)
+    .bind(&envelope.producer)
+    .bind(&envelope.subject)
+    .bind(occurred_at)
+    .bind(raw)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+/// Tables the rebuild empties (not `events`, and not `spikes`: those were published).
+pub const PROJECTION_TABLES: &str = "appeals, counts_by_dim, counts_by_district_category, \
+     body_activity, reception_activity, instructions, receptions";
+
+/// Empties the projections and replays every stored event in order. Returns how many
+/// events were replayed.
+pub async fn rebuild(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {PROJECTION_TABLES}")))
+        .execute(&mut *conn)
+        .await?;
+    let mut last = 0i64;
+    let mut replayed = 0u64;
+    loop {
+        let rows = sqlx::query(
+            "SELECT seq, envelope, occurred_at FROM events WHERE seq > $1 ORDER BY seq LIMIT 2000",
+        )
+        .bind(last)
+        .fetch_all(&mut *conn)
+        .await?;
+        if rows.is_empty() {
+            break;
+        }
+        for row in rows {
+            last = row.get("seq");
+            let raw: Vec<u8> = row.get("envelope");
+            let occurred_at: DateTime<Utc> = row.get("occurred_at");
+            replayed += 1;
+            let Ok(envelope) = Envelope::decode(raw.as_slice()) else {
+                tracing::warn!(
+                    seq = last,
+                    "stored event does not decode; skipped in rebuild"
+                );
+                continue;
+            };
+            match event::decode(&envelope, occurred_at) {
+                Ok(Some(fact)) => apply(conn, &fact).await?,
+                Ok(None) => {}
+                Err(e) => tracing::warn!(seq = last, error = %e, "stored event skipped in rebuild"),
+            }
+        }
+    }
+    Ok(replayed)
+}
+
+/// Counts to add to a roll-up row.
+#[derive(Debug, Clone, Copy)]
+struct Delta {
+    appeals: i64,
+    repeated: i64,
+    collective: i64,
+}
+
+impl Delta {
+    fn of(sign: i64, repeated: bool, collective: bool) -> Self {
+        Self {
+            appeals: sign,
+            repeated: sign * i64::from(repeated),
+            collective: sign * i64::from(collective),
+        }
+    }
+}
+
+async fn bump_dims(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+    dims: &[(&str, String)],
+    delta: Delta,
+) -> Result<(), sqlx::Error> {
+    let names: Vec<&str> = dims.iter().map(|(d, _)| *d).collect();
+    let keys: Vec<&str> = dims.iter().map(|(_, k)| k.as_str()).collect();
+    sqlx::query(
+        "INSERT INTO counts_by_dim (dim, grain, day, key, appeals, repeated, collective) \
+         SELECT t.dim, g.grain, g.day, t.key, $5, $6, $7 \
+         FROM unnest($1::text[], $2::text[]) AS t(dim, key) \
+         CROSS JOIN (VALUES ('d', $3::date), ('m', $4::date)) AS g(grain, day) \
+         ON CONFLICT (dim, grain, day, key) DO UPDATE SET \
+           appeals = counts_by_dim.appeals + EXCLUDED.appeals, \
+           repeated = counts_by_dim.repeated + EXCLUDED.repeated, \
+           collective = counts_by_dim.collective + EXCLUDED.collective",
+    )
+    .bind(&names)
+    .bind(&keys)
+    .bind(day)
+    .bind(month_start(day))
+    .bind(delta.appeals)
+    .bind(delta.repeated)
+    .bind(delta.collective)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn bump_district_category(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+    district: &str,
+    category: &str,
+    delta: Delta,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO counts_by_district_category (grain, day, district, category, appeals, repeated, collective) \
+         SELECT g.grain, g.day, $3, $4, $5, $6, $7 FROM (VALUES ('d', $1::date), ('m', $2::date)) AS g(grain, day) \
+         ON CONFLICT (grain, day, district, category) DO UPDATE SET \
+           appeals = counts_by_district_category.appeals + EXCLUDED.appeals, \
+           repeated = counts_by_district_category.repeated + EXCLUDED.repeated, \
+           collective = counts_by_district_category.collective + EXCLUDED.collective",
+    )
+    .bind(day)
+    .bind(month_start(day))
+    .bind(district)
+    .bind(category)
+    .bind(delta.appeals)
+    .bind(delta.repeated)
+    .bind(delta.collective)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// What a body did on a day.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BodyDelta {
+    pub assigned: i64,
+    pub answered: i64,
+    pub on_time: i64,
+    pub late: i64,
+    pub answer_days: i64,
+    pub overdue: i64,
+    pub returned: i64,
+    pub extended: i64,
+    pub closed: i64,
+    pub instructions_issued: i64,
+    pub instructions_completed: i64,
+    pub instructions_late: i64,
+    pub instructions_overdue: i64,
+}
+
+pub(crate) const BODY_ACTIVITY_UPSERT: &str = "INSERT INTO body_activity (grain, day, body, assigned, answered, on_time, late, answer_days, overdue, \
+     returned, extended, closed, instructions_issued, instructions_completed, instructions_late, instructions_overdue) \
+     SELECT g.grain, g.day, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 \
+     FROM (VALUES ('d', $1::date), ('m', $2::date)) AS g(grain, day) \
+     ON CONFLICT (grain, day, body) DO UPDATE SET \
+       assigned = body_activity.assigned + EXCLUDED.assigned, \
+       answered = body_activity.answered + EXCLUDED.answered, \
+       on_time = body_activity.on_time + EXCLUDED.on_time, \
+       late = body_activity.late + EXCLUDED.late, \
+       answer_days = body_activity.answer_days + EXCLUDED.answer_days, \
+       overdue = body_activity.overdue + EXCLUDED.overdue, \
+       returned = body_activity.returned + EXCLUDED.returned, \
+       extended = body_activity.extended + EXCLUDED.extended, \
+       closed = body_activity.closed + EXCLUDED.closed, \
+       instructions_issued = body_activity.instructions_issued + EXCLUDED.instructions_issued, \
+       instructions_completed = body_activity.instructions_completed + EXCLUDED.instructions_completed, \
+       instructions_late = body_activity.instructions_late + EXCLUDED.instructions_late, \
+       instructions_overdue = body_activity.instructions_overdue + EXCLUDED.instructions_overdue";
+
+async fn bump_body(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+    body: &str,
+    d: BodyDelta,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(BODY_ACTIVITY_UPSERT)
+        .bind(day)
+        .bind(month_start(day))
+        .bind(body)
+        .bind(d.assigned)
+        .bind(d.answered)
+        .bind(d.on_time)
+        .bind(d.late)
+        .bind(d.answer_days)
+        .bind(d.overdue)
+        .bind(d.returned)
+        .bind(d.extended)
+        .bind(d.closed)
+        .bind(d.instructions_issued)
+        .bind(d.instructions_completed)
+        .bind(d.instructions_late)
+        .bind(d.instructions_overdue)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// The appeal's row as the projections need it.
+struct AppealRow {
+    registered: bool,
+    reg_day: Option<NaiveDate>,
+    district: String,
+    category: String,
+    body: String,
+    repeated: bool,
+    collective: bool,
+    due_date: Option<NaiveDate>,
+    answered: bool,
+    overdue: bool,
+}
+
+async fn lock_appeal(conn: &mut PgConnection, id: &str) -> Result<Option<AppealRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT registered_at IS NOT NULL AS registered, reg_day, district, category, body, repeated, \
+         collective, due_date, answered_at IS NOT NULL AS answered, overdue \
+         FROM appeals WHERE appeal_id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.map(|r| AppealRow {
+        registered: r.get("registered"),
+        reg_day: r.get("reg_day"),
+        district: r.get("district"),
+        category: r.get("category"),
+        body: r.get("body"),
+        repeated: r.get("repeated"),
+        collective: r.get("collective"),
+        due_date: r.get("due_date"),
+        answered: r.get("answered"),
+        overdue: r.get("overdue"),
+    }))
+}
+
+/// Makes sure a row exists for an appeal whose registration has not been seen yet.
+async fn ensure_appeal(conn: &mut PgConnection, id: &str) -> Result<AppealRow, sqlx::Error> {
+    if let Some(row) = lock_appeal(conn, id).await? {
+        return Ok(row);
+    }
+    sqlx::query("INSERT INTO appeals (appeal_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(lock_appeal(conn, id)
+        .await?
+        .expect("row inserted in this transaction"))
+}
+
+/// Moves a counted appeal from its old category/body to new ones in the roll-ups.
+async fn move_appeal(
+    conn: &mut PgConnection,
+    row: &AppealRow,
+    category: &str,
+    body: &str,
+) -> Result<(), sqlx::Error> {
+    let Some(day) = row.reg_day.filter(|_| row.registered) else {
+        return Ok(());
+    };
+    let minus = Delta::of(-1, row.repeated, row.collective);
+    let plus = Delta::of(1, row.repeated, row.collective);
+    if row.category != category {
+        bump_dims(conn, day, &[("category", row.category.clone())], minus).await?;
+        bump_dims(conn, day, &[("category", category.to_owned())], plus).await?;
+        bump_district_category(conn, day, &row.district, &row.category, minus).await?;
+        bump_district_category(conn, day, &row.district, category, plus).await?;
+    }
+    if row.body != body {
+        bump_dims(conn, day, &[("body", row.body.clone())], minus).await?;
+        bump_dims(conn, day, &[("body", body.to_owned())], plus).await?;
+    }
+    Ok(())
+}
+
+/// Applies one fact.
+pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Error> {
+    let day = local_day(o.at);
+    match &o.fact {
+        Fact::Registered(r) => registered(conn, r).await,
+        Fact::Declined { appeal_id } => {
+            ensure_appeal(conn, appeal_id).await?;
+            set_status(conn, appeal_id, "declined").await
+        }
+        Fact::Routed {
+            appeal_id,
+            registration_number,
+            category,
+            subcategory,
+            body,
+        } => {
+            let row = ensure_appeal(conn, appeal_id).await?;
+            move_appeal(conn, &row, category, body).await?;
+            sqlx::query(
+                "UPDATE appeals SET category = $2, subcategory = $3, body = $4, status = 'routed', \
+                 registration_number = CASE WHEN registration_number = '' THEN $5 ELSE registration_number END \
+                 WHERE appeal_id = $1",
+            )
+            .bind(appeal_id)
+            .bind(category)
+            .bind(subcategory)
+            .bind(body)
+            .bind(registration_number)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+        Fact::Redirected { appeal_id, to_body } => {
+            let row = ensure_appeal(conn, appeal_id).await?;
+            move_appeal(conn, &row, &row.category.clone(), to_body).await?;
+            sqlx::query("UPDATE appeals SET body = $2, status = 'redirected' WHERE appeal_id = $1")
+                .bind(appeal_id)
+                .bind(to_body)
+                .execute(&mut *conn)
+                .await?;
+            Ok(())
+        }
+        Fact::NeedsManualRouting { appeal_id } => {
+            ensure_appeal(conn, appeal_id).await?;
+            set_status(conn, appeal_id, "needs_manual_routing").await
+        }
+        Fact::Assigned {
+            appeal_id,
+            body,
+            due_date,
+        } => {
+            let row = ensure_appeal(conn, appeal_id).await?;
+            let body = if body.is_empty() {
+                row.body.clone()
+            } else {
+                body.clone()
+            };
+            move_appeal(conn, &row, &row.category.clone(), &body).await?;
+            sqlx::query(
+                "UPDATE appeals SET body = $2, due_date = COALESCE($3, due_date), status = 'assigned' WHERE appeal_id = $1",
+            )
+            .bind(appeal_id)
+            .bind(&body)
+            .bind(due_date)
+            .execute(&mut *conn)
+            .await?;
+            bump_body(
+                conn,
+                day,
+                &body,
+                BodyDelta {
+                    assigned: 1,
+                    ..Default::default()
+                },
+            )
+            .await
+        }
+        Fact::Status {
+            appeal_id,
+            mark,
+            body,
+            due_date,
+        } => status(conn, day, o.at, appeal_id, *mark, body, *due_date).await,
+        Fact::Instruction {
+            instruction_id,
+            number,
+            issuer,
+            mark,
+            executors,
+            due_date,
+            appeal_ids,
+            completed_late,
+        } => {
+            instruction(
+                conn,
+                day,
+                o.at,
+                instruction_id,
+                number,
+                issuer,
+                *mark,
+                executors,
+                *due_date,
+                appeal_ids,
+                *completed_late,
+            )
+            .await
+        }
+        Fact::Reception {
+            key,
+            official_id,
+            format,
+            mark,
+            district,
+            body,
+            starts_at,
+        } => {
+            let who = Receiving {
+                official_id,
+                format,
+                district,
+                body,
+                starts_at: *starts_at,
+            };
+            reception(conn, day, o.at, key, *mark, &who).await
+        }
+    }
+}
+
+async fn set_status(conn: &mut PgConnection, id: &str, status: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE appeals SET status = $2 WHERE appeal_id = $1")
+        .bind(id)
+        .bind(status)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn registered(conn: &mut PgConnection, r: &Registered) -> Result<(), sqlx::Error> {
+    let existing = lock_appeal(conn, &r.appeal_id).await?;
+    if existing.as_ref().is_some_and(|e| e.registered) {
+        // The same registration told twice (another message id): counted once.
+        return Ok(());
+    }
+    let day = local_day(r.registered_at);
+    let (category, body) = existing
+        .as_ref()
+        .map(|e| (e.category.clone(), e.body.clone()))
+        .unwrap_or_default();
+    sqlx::query(
+        "INSERT INTO appeals (appeal_id, registration_number, registered_at, reg_day, kind, channel, language, \
+           region, district, rural_district, kato, collective, repeated, subject, text, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'registered') \
+         ON CONFLICT (appeal_id) DO UPDATE SET registration_number = EXCLUDED.registration_number, \
+           registered_at = EXCLUDED.registered_at, reg_day = EXCLUDED.reg_day, kind = EXCLUDED.kind, \
+           channel = EXCLUDED.channel, language = EXCLUDED.language, region = EXCLUDED.region, \
+           district = EXCLUDED.district, rural_district = EXCLUDED.rural_district, kato = EXCLUDED.kato, \
+           collective = EXCLUDED.collective, repeated = EXCLUDED.repeated, subject = EXCLUDED.subject, \
+           text = EXCLUDED.text, status = CASE WHEN appeals.status = '' THEN 'registered' ELSE appeals.status END",
+    )
+    .bind(&r.appeal_id)
+    .bind(&r.registration_number)
+    .bind(r.registered_at)
+    .bind(day)
+    .bind(&r.kind)
+    .bind(&r.channel)
+    .bind(&r.language)
+    .bind(&r.region)
+    .bind(&r.district)
+    .bind(&r.rural_district)
+    .bind(&r.kato)
+    .bind(r.collective)
+    .bind(r.repeated)
+    .bind(&r.subject)
+    .bind(&r.text)
+    .execute(&mut *conn)
+    .await?;
+    let dims = [
+        ("total", String::new()),
+        ("region", r.region.clone()),
+        ("district", r.district.clone()),
+        ("rural_district", rural_key(&r.district, &r.rural_district)),
+        ("kind", r.kind.clone()),
+        ("channel", r.channel.clone()),
+        ("category", category.clone()),
+        ("body", body),
+    ];
+    let delta = Delta::of(1, r.repeated, r.collective);
+    bump_dims(conn, day, &dims, delta).await?;
+    bump_district_category(conn, day, &r.district, &category, delta).await
+}
+
+/// Key of a rural district in the roll-ups: it is unique only within its district.
+pub fn rural_key(district: &str, rural: &str) -> String {
+    format!("{district}/{rural}")
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn status(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+    at: DateTime<Utc>,
+    appeal_id: &str,
+    mark: StatusMark,
+    body: &str,
+    due_date: Option<NaiveDate>,
+) -> Result<(), sqlx::Error> {
+    let row = ensure_appeal(conn, appeal_id).await?;
+    let body = if body.is_empty() {
+        row.body.clone()
+    } else {
+        body.to_owned()
+    };
+    let mut delta = BodyDelta::default();
+    match mark {
+        StatusMark::Extended => {
+            sqlx::query(
+                "UPDATE appeals SET due_date = COALESCE($2, due_date), extended = extended + 1 WHERE appeal_id = $1",
+            )
+            .bind(appeal_id)
+            .bind(due_date)
+            .execute(&mut *conn)
+            .await?;
+            delta.extended = 1;
+        }
+        StatusMark::AnswerSubmitted => {
+            if !row.answered {
+                // The first answer decides punctuality; answers after rework do not.
+                let due = due_date.or(row.due_date);
+                let on_time = due.is_none_or(|d| day <= d);
+                let days = row.reg_day.map_or(0, |r| (day - r).num_days().max(0));
+                sqlx::query(
+                    "UPDATE appeals SET answered_at = $2, answered_on_time = $3, status = 'answer_submitted' WHERE appeal_id = $1",
+                )
+                .bind(appeal_id)
+                .bind(at)
+                .bind(on_time)
+                .execute(&mut *conn)
+                .await?;
+                delta.answered = 1;
+                delta.on_time = i64::from(on_time);
+                delta.late = i64::from(!on_time);
+                delta.answer_days = days;
+            } else {
+                set_status(conn, appeal_id, "answer_submitted").await?;
+            }
+        }
+        StatusMark::ReturnedForRework => {
+            sqlx::query(
+                "UPDATE appeals SET returned = returned + 1, status = 'returned_for_rework' WHERE appeal_id = $1",
+            )
+            .bind(appeal_id)
+            .execute(&mut *conn)
+            .await?;
+            delta.returned = 1;
+        }
+        StatusMark::Closed => {
+            sqlx::query(
+                "UPDATE appeals SET closed_at = $2, status = 'closed' WHERE appeal_id = $1",
+            )
+            .bind(appeal_id)
+            .bind(at)
+            .execute(&mut *conn)
+            .await?;
+            delta.closed = 1;
+        }
+        StatusMark::Overdue => {
+            if row.overdue {
+                return Ok(());
+            }
+            sqlx::query("UPDATE appeals SET overdue = true WHERE appeal_id = $1")
+                .bind(appeal_id)
+                .execute(&mut *conn)
+                .await?;
+            delta.overdue = 1;
+        }
+    }
+    bump_body(conn, day, &body, delta).await
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn instruction(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+    at: DateTime<Utc>,
+    id: &str,
+    number: &str,
+    issuer: &str,
+    mark: InstructionMark,
+    executors: &[String],
+    due_date: Option<NaiveDate>,
+    appeal_ids: &[String],
+    completed_late: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO instructions (instruction_id) VALUES ($1) ON CONFLICT DO NOTHING")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    let row = sqlx::query(
+        "SELECT issued_at IS NOT NULL AS issued, completed_at IS NOT NULL AS completed, overdue, due_date, executors \
+         FROM instructions WHERE instruction_id = $1 FOR UPDATE",
+    )
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await?;
+    let (issued, completed, overdue): (bool, bool, bool) =
+        (row.get("issued"), row.get("completed"), row.get("overdue"));
+    let known_due: Option<NaiveDate> = row.get("due_date");
+    let known_executors: Vec<String> = row.get("executors");
+    let executors: Vec<String> = if executors.is_empty() {
+        known_executors
+    } else {
+        executors.to_vec()
+    };
+    sqlx::query(
+        "UPDATE instructions SET number = CASE WHEN $2 = '' THEN number ELSE $2 END, \
+         issuer = CASE WHEN $3 = '' THEN issuer ELSE $3 END, status = $4, executors = $5, \
+         appeal_ids = CASE WHEN cardinality($6::text[]) = 0 THEN appeal_ids ELSE $6 END, \
+         due_date = COALESCE($7, due_date) WHERE instruction_id = $1",
+    )
+    .bind(id)
+    .bind(number)
+    .bind(issuer)
+    .bind(mark.as_str())
+    .bind(&executors)
+    .bind(appeal_ids)
+    .bind(due_date)
+    .execute(&mut *conn)
+    .await?;
+    let mut delta = BodyDelta::default();
+    match mark {
+        InstructionMark::Issued if !issued => {
+            sqlx::query("UPDATE instructions SET issued_at = $2 WHERE instruction_id = $1")
+                .bind(id)
+                .bind(at)
+                .execute(&mut *conn)
+                .await?;
+            delta.instructions_issued = 1;
+        }
+        InstructionMark::Completed if !completed => {
+            let on_time = !completed_late && due_date.or(known_due).is_none_or(|d| day <= d);
+            sqlx::query(
+                "UPDATE instructions SET completed_at = $2, completed_on_time = $3 WHERE instruction_id = $1",
+            )
+            .bind(id)
+            .bind(at)
+            .bind(on_time)
+            .execute(&mut *conn)
+            .await?;
+            delta.instructions_completed = 1;
+            delta.instructions_late = i64::from(!on_time);
+        }
+        InstructionMark::Overdue if !overdue => {
+            sqlx::query("UPDATE instructions SET overdue = true WHERE instruction_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+            delta.instructions_overdue = 1;
+        }
+        _ => return Ok(()),
+    }
+    for executor in &executors {
+        bump_body(conn, day, executor, delta).await?;
+    }
+    Ok(())
+}
+
+/// Who receives, as a reception event tells it.
+struct Receiving<'a> {
+    official_id: &'a str,
+    format: &'a str,
+    district: &'a str,
+    body: &'a str,
+    starts_at: Option<DateTime<Utc>>,
+}
+
+async fn reception(
+    conn: &mut PgConnection,
+    day: NaiveDate,
+    at: DateTime<Utc>,
+    key: &str,
+    mark: ReceptionMark,
+    who: &Receiving<'_>,
+) -> Result<(), sqlx::Error> {
+    let previous: Option<String> =
+        sqlx::query_scalar("SELECT status FROM receptions WHERE key = $1 FOR UPDATE")
+            .bind(key)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if previous.as_deref() == Some(mark.as_str()) {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO receptions (key, official_id, format, status, district, starts_at, updated_at, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (key) DO UPDATE SET \
+         body = CASE WHEN EXCLUDED.body = '' THEN receptions.body ELSE EXCLUDED.body END, \
+         official_id = CASE WHEN EXCLUDED.official_id = '' THEN receptions.official_id ELSE EXCLUDED.official_id END, \
+         format = CASE WHEN EXCLUDED.format = '' THEN receptions.format ELSE EXCLUDED.format END, \
+         status = EXCLUDED.status, \
+         district = CASE WHEN EXCLUDED.district = '' THEN receptions.district ELSE EXCLUDED.district END, \
+         starts_at = COALESCE(EXCLUDED.starts_at, receptions.starts_at), updated_at = EXCLUDED.updated_at",
+    )
+    .bind(key)
+    .bind(who.official_id)
+    .bind(who.format)
+    .bind(mark.as_str())
+    .bind(who.district)
+    .bind(who.starts_at)
+    .bind(at)
+    .bind(who.body)
+    .execute(&mut *conn)
+    .await?;
+    let row = sqlx::query("SELECT district, body FROM receptions WHERE key = $1")
+        .bind(key)
+        .fetch_one(&mut *conn)
+        .await?;
+    let (district, body): (String, String) = (row.get("district"), row.get("body"));
+    let (booked, cancelled, held) = match mark {
+        ReceptionMark::Booked => (1i64, 0i64, 0i64),
+        ReceptionMark::Cancelled => (0, 1, 0),
+        ReceptionMark::Held => (0, 0, 1),
+    };
+    sqlx::query(
+        "INSERT INTO reception_activity (grain, day, district, body, booked, cancelled, held) \
+         SELECT g.grain, g.day, $3, $7, $4, $5, $6 FROM (VALUES ('d', $1::date), ('m', $2::date)) AS g(grain, day) \
+         ON CONFLICT (grain, day, district, body) DO UPDATE SET booked = reception_activity.booked + EXCLUDED.booked, \
+         cancelled = reception_activity.cancelled + EXCLUDED.cancelled, held = reception_activity.held + EXCLUDED.held",
+    )
+    .bind(day)
+    .bind(month_start(day))
+    .bind(&district)
+    .bind(booked)
+    .bind(cancelled)
+    .bind(held)
+    .bind(&body)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
