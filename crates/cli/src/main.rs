@@ -15,6 +15,7 @@ mod control;
 mod error;
 mod input;
 mod instruction;
+mod load;
 mod localtime;
 mod output;
 mod reception;
@@ -152,6 +153,8 @@ enum Command {
     Reception(reception::ReceptionCommand),
     /// Check that every service is up and ready (exit 0 when all are)
     Status(status::StatusArgs),
+    /// Register realistic appeals at a fixed rate or flat out, and print throughput and latency
+    Load(load::LoadArgs),
     /// Reports: summaries, systemic problems, spikes, problem map, discipline, semi-annual report
     #[command(subcommand)]
     Report(report::ReportCommand),
@@ -185,6 +188,7 @@ fn main() -> ExitCode {
             Command::Instruction(cmd) => instruction::run(cmd, &cli.global).await,
             Command::Reception(cmd) => reception::run(cmd, &cli.global).await,
             Command::Status(args) => status::run(args, &cli.global).await,
+            Command::Load(args) => load::run(args, &cli.global).await,
             Command::Report(cmd) => report::run(cmd, &cli.global).await,
             Command::Routing(cmd) => routing::run(cmd, &cli.global).await,
             Command::Taxonomy(cmd) => taxonomy::run(cmd, &cli.global).await,
