@@ -1,7 +1,8 @@
 //! The classifier's evaluation on the held-out split (issue 3's target: macro-F1 >= 0.85).
 //! Options and the threshold were tuned only by 5-fold cross-validation on the training
 //! part; the held-out split is scored once here. Over all held-out texts the honest figure
-//! is 0.737, below the target (see README "Evaluation"); appeals under the confidence
+//! is 0.797 (1470-text corpus; 0.788 on the original 181 held-out texts), below the target
+//! (see README "Evaluation"); appeals under the confidence
 //! threshold go to manual routing instead of being guessed, and the appeals routed
 //! automatically reach the target. The floors below are the figures reached, rounded down.
 
@@ -37,7 +38,7 @@ fn macro_f1_on_the_held_out_split() {
     );
     // Below issue 3's 0.85: the best honest figure reached over all held-out texts.
     assert!(
-        e.all.macro_f1 >= 0.73,
+        e.all.macro_f1 >= 0.79,
         "macro-F1 over all held-out texts {:.3}",
         e.all.macro_f1
     );
@@ -74,7 +75,7 @@ fn cross_validation_uses_the_training_part_only_and_is_deterministic() {
     let b = bakylau_routing::cross_validation(None, 5, &TrainOptions::default()).unwrap();
     assert_eq!(a.all.macro_f1, b.all.macro_f1);
     assert!(
-        a.all.macro_f1 >= 0.75,
+        a.all.macro_f1 >= 0.78,
         "cross-validated macro-F1 {:.3}",
         a.all.macro_f1
     );
