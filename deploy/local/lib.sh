@@ -4,7 +4,7 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN_DIR="$REPO/.run"
-SERVICES=(intake)
+SERVICES=(intake routing control reception reporting)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 

@@ -2,6 +2,9 @@
 //! test gets its own Postgres database and RabbitMQ vhost on the machine's real servers,
 //! so tests run in parallel without seeing each other.
 
+pub mod otlp;
+pub mod process;
+
 use std::process::Command;
 use std::time::Duration;
 

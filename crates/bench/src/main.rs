@@ -182,7 +182,7 @@ async fn main() -> Result<()> {
         "p99 ≤ 100",
     );
     row(
-        "latency run lost / doubled",
+        "latency run not assigned at the end / doubled",
         format!("{} / {}", fixed.lost, fixed.doubled),
         "0 / 0",
     );

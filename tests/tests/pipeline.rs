@@ -1,0 +1,240 @@
+//! The critical path of an appeal across the services, on the real broker and database:
+//! registered at intake → routed to the right body → assigned with a deadline on
+//! Kazakhstan's working-day calendar → answered → returned for rework → answered again →
+//! accepted → closed, with the letters stored and the timeline complete.
+
+mod common;
+
+use std::time::Duration;
+
+use bakylau_proto::control::v1 as ctl;
+use bakylau_proto::events::v1 as ev;
+use bakylau_proto::intake::v1 as pb;
+use ctl::control_service_client::ControlServiceClient;
+use prost::Message as _;
+
+fn road_complaint(iin: String) -> pb::RegisterAppealRequest {
+    pb::RegisterAppealRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        kind: pb::AppealKind::Application as i32,
+        channel: pb::Channel::PaperInPerson as i32,
+        language: pb::Language::Ru as i32,
+        applicant: Some(pb::Applicant {
+            party: Some(pb::applicant::Party::Individual(pb::Individual {
+                iin,
+                full_name: "Сапарова Айгерім".into(),
+                phone: "+77015550000".into(),
+                email: String::new(),
+                address: "Талгар, Абай 1".into(),
+            })),
+        }),
+        locality: Some(pb::Locality {
+            district: "talgar".into(),
+            ..Default::default()
+        }),
+        subject: "Ремонт дороги".into(),
+        text: "Прошу отремонтировать дорогу по улице Абая в городе Талгар: сплошные ямы, \
+               разбитый асфальт, после дождя не проехать."
+            .into(),
+        received_by: Some(pb::Officer {
+            full_name: "Registrar".into(),
+            position: "specialist".into(),
+        }),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_appeal_goes_from_registration_to_closing_with_one_rework() {
+    let stack = common::Stack::start().await;
+    let mut tap = stack
+        .env
+        .event_tap(&["appeal.routed", "appeal.assigned", "appeal.closed"])
+        .await
+        .unwrap();
+    let mut intake =
+        pb::intake_service_client::IntakeServiceClient::new(common::channel(&stack.intake).await);
+    let registered = intake
+        .register_appeal(road_complaint(common::valid_iin(11)))
+        .await
+        .expect("registered")
+        .into_inner();
+    let appeal = registered.appeal.unwrap();
+
+    // Routing: the road-repair rule, the district's akimat leads (reg 5.2).
+    let routed = tap
+        .next(Duration::from_secs(60))
+        .await
+        .expect("appeal.routed");
+    assert_eq!(routed.envelope.r#type, "appeal.routed");
+    let routed = ev::AppealRouted::decode(routed.envelope.payload.as_slice()).unwrap();
+    assert_eq!(routed.appeal_id, appeal.id);
+    assert_eq!(routed.category, "roads_transport.road_repair");
+    assert_eq!(routed.lead_executor, "akimat.talgar");
+    assert!(
+        routed
+            .co_executors
+            .contains(&"dept.transport_roads".to_owned())
+    );
+
+    // Control: the deadline is 15 working days after registration (APPK art. 76, reg 5.3).
+    let assigned = tap
+        .next(Duration::from_secs(60))
+        .await
+        .expect("appeal.assigned");
+    assert_eq!(assigned.envelope.r#type, "appeal.assigned");
+    let assigned = ev::AppealAssigned::decode(assigned.envelope.payload.as_slice()).unwrap();
+    assert_eq!(assigned.lead_executor, "akimat.talgar");
+    let mut control = ControlServiceClient::new(common::channel(&stack.control).await);
+    let assignment = control
+        .get_assignment(common::as_caller(
+            ctl::GetAssignmentRequest {
+                appeal_id: appeal.id.clone(),
+                ..Default::default()
+            },
+            "controller-1",
+            "controller",
+            None,
+        ))
+        .await
+        .expect("assignment")
+        .into_inner();
+    let registered_on: chrono::NaiveDate = assignment.registered_on.parse().unwrap();
+    let calendar = bakylau_calendar::Calendar::embedded().unwrap();
+    let expected_due = calendar.add_working_days(registered_on, 15).unwrap();
+    assert_eq!(assigned.due_date, expected_due.to_string());
+    assert_eq!(assignment.due_date, expected_due.to_string());
+
+    // Another body's executor may not answer; the lead body's executor does.
+    let foreign = control
+        .submit_answer(common::as_caller(
+            ctl::SubmitAnswerRequest {
+                appeal_id: appeal.id.clone(),
+                text: "Не наш вопрос".into(),
+                ..Default::default()
+            },
+            "exec-other",
+            "executor",
+            Some("akimat.ile"),
+        ))
+        .await
+        .expect_err("another body's executor is refused");
+    assert_eq!(foreign.code(), tonic::Code::PermissionDenied);
+    let answer = |text: &str| {
+        common::as_caller(
+            ctl::SubmitAnswerRequest {
+                appeal_id: appeal.id.clone(),
+                text: text.into(),
+                measures_taken: "Выезд на место, составлен акт".into(),
+                ..Default::default()
+            },
+            "exec-talgar",
+            "executor",
+            Some("akimat.talgar"),
+        )
+    };
+    control
+        .submit_answer(answer("Дорога включена в план ремонта."))
+        .await
+        .expect("first answer");
+    let returned = control
+        .review_answer(common::as_caller(
+            ctl::ReviewAnswerRequest {
+                appeal_id: appeal.id.clone(),
+                accept: false,
+                remarks: "Укажите сроки ремонта".into(),
+                new_due_date: String::new(),
+            },
+            "controller-1",
+            "controller",
+            None,
+        ))
+        .await
+        .expect("returned for rework")
+        .into_inner();
+    assert_eq!(returned.status, "returned_for_rework");
+    assert_eq!(returned.rework_count, 1);
+    control
+        .submit_answer(answer(
+            "Ремонт дороги по улице Абая будет выполнен до 15 июня, подрядчик определён.",
+        ))
+        .await
+        .expect("second answer");
+    let closed = control
+        .review_answer(common::as_caller(
+            ctl::ReviewAnswerRequest {
+                appeal_id: appeal.id.clone(),
+                accept: true,
+                ..Default::default()
+            },
+            "controller-1",
+            "controller",
+            None,
+        ))
+        .await
+        .expect("accepted")
+        .into_inner();
+    assert_eq!(closed.status, "closed");
+
+    let closed_event = tap
+        .next(Duration::from_secs(60))
+        .await
+        .expect("appeal.closed");
+    assert_eq!(closed_event.envelope.r#type, "appeal.closed");
+    let closed_event =
+        ev::AppealStatusChanged::decode(closed_event.envelope.payload.as_slice()).unwrap();
+    assert!(closed_event.answer_text.contains("15 июня"));
+
+    // The letters the applicant gets, in Russian: the coupon and the answer.
+    let letters = control
+        .list_letters(common::as_caller(
+            ctl::ListLettersRequest {
+                appeal_id: appeal.id.clone(),
+                ..Default::default()
+            },
+            "controller-1",
+            "controller",
+            None,
+        ))
+        .await
+        .expect("letters")
+        .into_inner()
+        .letters;
+    let kinds: Vec<&str> = letters.iter().map(|l| l.kind.as_str()).collect();
+    assert!(kinds.contains(&"answer"), "an answer letter: {kinds:?}");
+    let answer_letter = letters.iter().find(|l| l.kind == "answer").unwrap();
+    assert_eq!(answer_letter.language, "ru");
+    assert!(answer_letter.body.contains("15 июня"));
+
+    // Every step in the timeline, in order.
+    let timeline = control
+        .get_timeline(common::as_caller(
+            ctl::GetTimelineRequest {
+                appeal_id: appeal.id.clone(),
+            },
+            "controller-1",
+            "controller",
+            None,
+        ))
+        .await
+        .expect("timeline")
+        .into_inner();
+    let actions: Vec<&str> = timeline.entries.iter().map(|e| e.action.as_str()).collect();
+    let position = |what: &str| {
+        actions
+            .iter()
+            .position(|a| a.contains(what))
+            .unwrap_or_else(|| panic!("{what} in the timeline: {actions:?}"))
+    };
+    assert!(position("assigned") < position("answer_submitted"));
+    assert!(position("returned_for_rework") < position("closed"));
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| a.contains("answer_submitted"))
+            .count(),
+        2,
+        "two answers in the timeline: {actions:?}"
+    );
+    stack.stop().await;
+}
