@@ -10,8 +10,10 @@ use std::time::Duration;
 use bakylau_proto::control::v1 as ctl;
 use bakylau_proto::events::v1 as ev;
 use bakylau_proto::intake::v1 as pb;
+use bakylau_proto::reporting::v1 as rep;
 use ctl::control_service_client::ControlServiceClient;
 use prost::Message as _;
+use rep::reporting_service_client::ReportingServiceClient;
 
 fn road_complaint(iin: String) -> pb::RegisterAppealRequest {
     pb::RegisterAppealRequest {
@@ -236,5 +238,91 @@ async fn an_appeal_goes_from_registration_to_closing_with_one_rework() {
         2,
         "two answers in the timeline: {actions:?}"
     );
+
+    // Reporting shows it: in Talgar's summary, on the map, in the akimat's discipline row.
+    let period = Some(rep::Period {
+        from_date: assignment.registered_on.clone(),
+        to_date: assignment.registered_on.clone(),
+    });
+    let mut reporting = ReportingServiceClient::new(common::channel(&stack.reporting).await);
+    let shown = bakylau_testkit::eventually(Duration::from_secs(60), || {
+        let mut reporting = reporting.clone();
+        let period = period.clone();
+        async move {
+            let discipline = reporting
+                .discipline(rep::DisciplineRequest {
+                    period,
+                    ..Default::default()
+                })
+                .await;
+            discipline.is_ok_and(|d| {
+                d.into_inner()
+                    .rows
+                    .iter()
+                    .any(|r| r.body == "akimat.talgar" && r.answered >= 1)
+            })
+        }
+    })
+    .await;
+    assert!(
+        shown,
+        "the closed appeal reaches reporting's discipline table"
+    );
+    let summary = reporting
+        .summary(rep::SummaryRequest {
+            period: period.clone(),
+            group_by: rep::Dimension::District as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("summary")
+        .into_inner();
+    let talgar = summary
+        .rows
+        .iter()
+        .find(|r| r.key == "talgar")
+        .unwrap_or_else(|| panic!("talgar in the summary: {:?}", summary.rows));
+    assert_eq!(talgar.appeals, 1);
+    assert_eq!(summary.total_appeals, 1);
+    let map = reporting
+        .problem_map(rep::ProblemMapRequest {
+            period: period.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("map")
+        .into_inner();
+    let cell = map
+        .districts
+        .iter()
+        .find(|c| c.district == "talgar")
+        .expect("talgar on the map");
+    assert_eq!(cell.appeals, 1);
+    assert!(cell.located);
+    assert!(
+        cell.top_categories
+            .iter()
+            .any(|c| c.category.starts_with("roads_transport")),
+        "{:?}",
+        cell.top_categories
+    );
+    let geojson: serde_json::Value = serde_json::from_str(&map.geojson).expect("GeoJSON");
+    assert_eq!(geojson["type"], "FeatureCollection");
+    let discipline = reporting
+        .discipline(rep::DisciplineRequest {
+            period,
+            ..Default::default()
+        })
+        .await
+        .expect("discipline")
+        .into_inner();
+    let row = discipline
+        .rows
+        .iter()
+        .find(|r| r.body == "akimat.talgar")
+        .expect("akimat.talgar in the discipline table");
+    assert_eq!(row.assigned, 1);
+    assert_eq!(row.returned_for_rework, 1);
+    assert_eq!(row.overdue, 0);
     stack.stop().await;
 }
