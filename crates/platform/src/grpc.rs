@@ -157,3 +157,23 @@ pub fn shutdown_on_signals(readiness: Arc<Readiness>) -> CancellationToken {
     });
     token
 }
+
+/// `INVALID_ARGUMENT` with `message` and a `google.rpc.BadRequest` naming each field at
+/// fault, for clients that read the details.
+pub fn invalid_argument<F, M>(
+    message: impl Into<String>,
+    violations: impl IntoIterator<Item = (F, M)>,
+) -> tonic::Status
+where
+    F: Into<String>,
+    M: Into<String>,
+{
+    let details = tonic_types::ErrorDetails::with_bad_request(
+        violations
+            .into_iter()
+            .map(|(field, text)| tonic_types::FieldViolation::new(field, text))
+            .collect::<Vec<_>>(),
+    );
+    use tonic_types::StatusExt as _;
+    tonic::Status::with_error_details(tonic::Code::InvalidArgument, message, details)
+}

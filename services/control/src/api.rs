@@ -7,8 +7,7 @@ use std::sync::Arc;
 use bakylau_calendar::{Calendar, DayKind, kz_date};
 use bakylau_proto::control::v1 as pb;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::access::{Caller, Role, caller};
@@ -30,13 +29,7 @@ pub struct ControlApi {
 }
 
 pub fn invalid(field: &str, message: &str) -> Status {
-    let details =
-        ErrorDetails::with_bad_request(vec![tonic_types::FieldViolation::new(field, message)]);
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("{field}: {message}"),
-        details,
-    )
+    bakylau_platform::grpc::invalid_argument(format!("{field}: {message}"), [(field, message)])
 }
 
 fn db_status(e: sqlx::Error) -> Status {

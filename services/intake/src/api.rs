@@ -8,8 +8,7 @@ use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use prost::Message as _;
 use sha2::{Digest, Sha256};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::{
@@ -634,13 +633,10 @@ fn page_token(token: &str, issues: &mut Vec<FieldIssue>) -> Option<(DateTime<Utc
 /// that read them.
 pub fn invalid(issues: Vec<FieldIssue>) -> Status {
     let message = format!("invalid appeal: {}", crate::domain::describe(&issues));
-    let details = ErrorDetails::with_bad_request(
-        issues
-            .iter()
-            .map(|i| tonic_types::FieldViolation::new(i.field.clone(), i.message.clone()))
-            .collect::<Vec<_>>(),
-    );
-    Status::with_error_details(Code::InvalidArgument, message, details)
+    bakylau_platform::grpc::invalid_argument(
+        message,
+        issues.iter().map(|i| (i.field.clone(), i.message.clone())),
+    )
 }
 
 fn register_status(e: RegisterError) -> Status {
@@ -668,6 +664,8 @@ fn db_status(e: sqlx::Error) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
 
     #[test]
     fn enum_numbers_match_the_proto() {

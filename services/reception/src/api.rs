@@ -6,8 +6,7 @@ use std::sync::Arc;
 use bakylau_proto::reception::v1 as pb;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::official::{Official, OfficialKind};
@@ -891,13 +890,10 @@ fn decode_token(token: &str) -> Option<(DateTime<Utc>, Uuid)> {
 /// `INVALID_ARGUMENT` naming every field at fault, also as `google.rpc.BadRequest`.
 pub fn invalid(issues: Vec<FieldIssue>) -> Status {
     let message = format!("invalid request: {}", describe(&issues));
-    let details = ErrorDetails::with_bad_request(
-        issues
-            .iter()
-            .map(|i| tonic_types::FieldViolation::new(i.field.clone(), i.message.clone()))
-            .collect::<Vec<_>>(),
-    );
-    Status::with_error_details(Code::InvalidArgument, message, details)
+    bakylau_platform::grpc::invalid_argument(
+        message,
+        issues.iter().map(|i| (i.field.clone(), i.message.clone())),
+    )
 }
 
 fn status(e: ReceptionError) -> Status {
@@ -932,6 +928,8 @@ fn status(e: ReceptionError) -> Status {
 mod tests {
     use super::*;
     use crate::time::local_date;
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
 
     #[test]
     fn page_tokens_round_trip() {

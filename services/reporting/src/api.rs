@@ -5,8 +5,7 @@ use std::time::Instant;
 
 use bakylau_proto::reporting::v1 as pb;
 use chrono::NaiveDate;
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
 
 use crate::domain::period::{Period, parse_date};
 use crate::domain::reference::Lang;
@@ -21,15 +20,7 @@ pub struct ReportingApi {
 
 /// `INVALID_ARGUMENT` with a `BadRequest` naming the field.
 pub fn invalid(field: &str, message: &str) -> Status {
-    let details = ErrorDetails::with_bad_request(vec![tonic_types::FieldViolation::new(
-        field.to_owned(),
-        message.to_owned(),
-    )]);
-    Status::with_error_details(
-        Code::InvalidArgument,
-        format!("{field}: {message}"),
-        details,
-    )
+    bakylau_platform::grpc::invalid_argument(format!("{field}: {message}"), [(field, message)])
 }
 
 fn query_status(e: QueryError) -> Status {

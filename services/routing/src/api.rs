@@ -7,8 +7,7 @@ use std::sync::Arc;
 use bakylau_proto::routing::v1 as pb;
 use bakylau_proto::routing::v1::routing_service_server::RoutingService;
 use chrono::{DateTime, Utc};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt as _};
+use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::domain::edits;
@@ -30,13 +29,10 @@ pub struct RoutingApi {
 
 pub fn invalid(issues: Vec<FieldIssue>) -> Status {
     let message = format!("invalid request: {}", describe(&issues));
-    let details = ErrorDetails::with_bad_request(
-        issues
-            .iter()
-            .map(|i| tonic_types::FieldViolation::new(i.field.clone(), i.message.clone()))
-            .collect::<Vec<_>>(),
-    );
-    Status::with_error_details(Code::InvalidArgument, message, details)
+    bakylau_platform::grpc::invalid_argument(
+        message,
+        issues.iter().map(|i| (i.field.clone(), i.message.clone())),
+    )
 }
 
 fn invalid_one(field: &str, message: &str) -> Status {
@@ -838,6 +834,8 @@ impl RoutingService for RoutingApi {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
 
     #[test]
     fn invalid_status_names_fields() {

@@ -11,8 +11,7 @@ use bakylau_proto::control::v1 as pb;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use prost::Message as _;
 use sqlx::{PgPool, Postgres, Transaction};
-use tonic::{Code, Request, Response, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use super::domain::{
@@ -1105,13 +1104,10 @@ fn decode_token(token: &str) -> Option<(DateTime<Utc>, Uuid)> {
 /// INVALID_ARGUMENT naming every field, with `google.rpc.BadRequest` details.
 pub fn invalid(issues: Vec<FieldIssue>) -> Status {
     let message = format!("invalid request: {}", domain::describe(&issues));
-    let details = ErrorDetails::with_bad_request(
-        issues
-            .iter()
-            .map(|i| tonic_types::FieldViolation::new(i.field.clone(), i.message.clone()))
-            .collect::<Vec<_>>(),
-    );
-    Status::with_error_details(Code::InvalidArgument, message, details)
+    bakylau_platform::grpc::invalid_argument(
+        message,
+        issues.iter().map(|i| (i.field.clone(), i.message.clone())),
+    )
 }
 
 fn reused() -> Status {
@@ -1139,6 +1135,8 @@ fn db_status(e: sqlx::Error) -> Status {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tonic::Code;
+    use tonic_types::StatusExt as _;
 
     #[test]
     fn page_tokens_round_trip() {
