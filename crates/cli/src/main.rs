@@ -13,6 +13,7 @@ mod client;
 mod consultation;
 mod control;
 mod error;
+mod inbound_cmd;
 mod input;
 mod instruction;
 mod load;
@@ -167,6 +168,9 @@ enum Command {
     /// Directory of bodies appeals are routed to: list, show, districts, add or change, switch off and on
     #[command(subcommand)]
     Bodies(bodies::BodiesCommand),
+    /// For other government systems: send an appeal over the broker, watch its status updates
+    #[command(subcommand)]
+    Inbound(inbound_cmd::InboundCommand),
 }
 
 fn main() -> ExitCode {
@@ -193,6 +197,7 @@ fn main() -> ExitCode {
             Command::Routing(cmd) => routing::run(cmd, &cli.global).await,
             Command::Taxonomy(cmd) => taxonomy::run(cmd, &cli.global).await,
             Command::Bodies(cmd) => bodies::run(cmd, &cli.global).await,
+            Command::Inbound(cmd) => inbound_cmd::run(cmd, &cli.global).await,
         }
     });
     error::exit(result)

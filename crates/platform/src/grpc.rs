@@ -1,6 +1,7 @@
 //! gRPC bootstrap shared by every service: `grpc.health.v1` driven by readiness (NOT_SERVING
 //! while Postgres or the broker is lost, and during shutdown), reflection, trace context
-//! from metadata, a server-side time limit, graceful shutdown.
+//! from metadata, request metrics by method and code, a server-side time limit, graceful
+//! shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,8 +15,12 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::config::GrpcSettings;
+use crate::grpc_metrics::{self, GrpcMetricsLayer};
 use crate::health::Readiness;
 use crate::telemetry;
+
+/// The server router every service builds on: its calls are counted and timed.
+pub type MeteredRouter = Router<tower_layer::Stack<GrpcMetricsLayer, tower_layer::Identity>>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GrpcError {
@@ -32,11 +37,12 @@ pub enum GrpcError {
 
 /// A server router with health and reflection already added; the service adds its own.
 /// Health starts NOT_SERVING (tonic-health would report `""` as serving) until
-/// `watch_health` has seen every dependency up.
+/// `watch_health` has seen every dependency up. Every call, health and reflection
+/// included, is counted by method and code under the service's label (`intake`, ...).
 pub async fn router(
     settings: &GrpcSettings,
     service_name: &'static str,
-) -> Result<(Router, HealthReporter), GrpcError> {
+) -> Result<(MeteredRouter, HealthReporter), GrpcError> {
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_service_status("", ServingStatus::NotServing)
@@ -59,6 +65,9 @@ pub async fn router(
         .timeout(Duration::from_millis(settings.request_timeout_ms))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .trace_fn(telemetry::grpc_server_span)
+        .layer(GrpcMetricsLayer::new(grpc_metrics::service_label(
+            service_name,
+        )))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);
@@ -76,7 +85,7 @@ pub async fn bind(settings: &GrpcSettings) -> Result<TcpListener, GrpcError> {
 
 /// Serves until `shutdown` fires, then finishes the calls in flight.
 pub async fn serve(
-    router: Router,
+    router: MeteredRouter,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), GrpcError> {

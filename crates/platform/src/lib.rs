@@ -6,6 +6,7 @@ pub mod broker;
 pub mod config;
 pub mod db;
 pub mod grpc;
+pub mod grpc_metrics;
 pub mod health;
 pub mod telemetry;
 

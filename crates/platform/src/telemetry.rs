@@ -89,7 +89,8 @@ pub fn init_metrics(listen: &str) -> Result<(), TelemetryError> {
     let addr: std::net::SocketAddr = listen
         .parse()
         .map_err(|e| TelemetryError::Metrics(format!("metrics.listen {listen:?}: {e}")))?;
-    metrics_exporter_prometheus::PrometheusBuilder::new()
+    crate::grpc_metrics::with_buckets(metrics_exporter_prometheus::PrometheusBuilder::new())
+        .map_err(|e| TelemetryError::Metrics(e.to_string()))?
         .with_http_listener(addr)
         .install()
         .map_err(|e| TelemetryError::Metrics(e.to_string()))
