@@ -222,7 +222,24 @@ fn ts(d: NaiveDate, seconds: u32) -> String {
         .unwrap_or_else(|| naive.and_utc().to_rfc3339())
 }
 
+/// What the producer thread hands back once every appeal is written.
+struct Produced {
+    rollups: Rollups,
+    instructions: String,
+    receptions: String,
+}
+
+const COPY_APPEALS: &str = "COPY appeals (appeal_id, registration_number, registered_at, reg_day, kind, channel, language, \
+     region, district, rural_district, collective, repeated, category, subcategory, body, status, due_date, \
+     answered_at, answered_on_time, closed_at, overdue, returned, extended, subject, text, synthetic) FROM STDIN";
+
 /// Writes the appeals and their roll-ups. Returns how many appeals were written.
+///
+/// One thread makes the rows while this task streams the previous batch into COPY, so
+/// the generator and Postgres each keep a core busy. Everything goes in one transaction:
+/// a failed run leaves nothing behind. Into an empty `appeals` table the secondary indexes
+/// are dropped for the load and built once at the end (inside the same transaction, so a
+/// failure restores them), which is far cheaper than maintaining them row by row.
 pub async fn generate(
     pool: &PgPool,
     dir: &Directory,
@@ -235,6 +252,315 @@ pub async fn generate(
         .map(serde_json::from_str)
         .collect::<Result<_, _>>()
         .map_err(|e| GenerateError::Corpus(e.to_string()))?;
+    let places = places(dir);
+    let today = crate::queries::today();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, u64)>(2);
+    let producer = tokio::task::spawn_blocking({
+        let opts = opts.clone();
+        move || produce(&corpus, &places, &opts, today, &tx)
+    });
+    let mut db = pool.begin().await?;
+    sqlx::query("SET LOCAL maintenance_work_mem = '512MB'")
+        .execute(&mut *db)
+        .await?;
+    let deferred = defer_indexes(&mut db).await?;
+    let mut written = 0u64;
+    while let Some((batch, n)) = rx.recv().await {
+        let mut copy = db.copy_in_raw(COPY_APPEALS).await?;
+        copy.send(batch.as_bytes()).await?;
+        copy.finish().await?;
+        written += n;
+        progress(written);
+    }
+    let Produced {
+        rollups,
+        instructions,
+        receptions,
+    } = producer
+        .await
+        .map_err(|e| GenerateError::Corpus(format!("generator thread: {e}")))?;
+    let conn: &mut sqlx::PgConnection = &mut db;
+    if !instructions.is_empty() {
+        let mut copy = conn
+            .copy_in_raw(
+                "COPY instructions (instruction_id, number, issuer, status, executors, appeal_ids, due_date, \
+                 issued_at, completed_at, completed_on_time, overdue) FROM STDIN",
+            )
+            .await?;
+        copy.send(instructions.as_bytes()).await?;
+        copy.finish().await?;
+    }
+    if !receptions.is_empty() {
+        let mut copy = conn
+            .copy_in_raw(
+                "COPY receptions (key, official_id, format, status, district, starts_at, updated_at) FROM STDIN",
+            )
+            .await?;
+        copy.send(receptions.as_bytes()).await?;
+        copy.finish().await?;
+    }
+    restore_indexes(conn, &deferred).await?;
+    write_rollups(conn, rollups).await?;
+    db.commit().await?;
+    Ok(written)
+}
+
+/// Drops the secondary indexes of an empty `appeals` table (not its primary key) and
+/// returns their definitions, to be built again after the load.
+async fn defer_indexes(conn: &mut sqlx::PgConnection) -> Result<Vec<String>, sqlx::Error> {
+    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM appeals)")
+        .fetch_one(&mut *conn)
+        .await?;
+    if !empty {
+        return Ok(Vec::new());
+    }
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema() \
+         AND i.tablename = 'appeals' AND NOT EXISTS (SELECT 1 FROM pg_constraint c \
+         WHERE c.conrelid = 'appeals'::regclass AND c.conname = i.indexname)",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    for (name, _) in &indexes {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX \"{name}\"")))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(indexes.into_iter().map(|(_, def)| def).collect())
+}
+
+async fn restore_indexes(
+    conn: &mut sqlx::PgConnection,
+    defs: &[String],
+) -> Result<(), sqlx::Error> {
+    for def in defs {
+        sqlx::query(sqlx::AssertSqlSafe(def.clone()))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Adds the generated counts to the roll-ups (daily and monthly rows) through staging
+/// tables, so a generator run on top of existing data adds up.
+async fn write_rollups(conn: &mut sqlx::PgConnection, r: Rollups) -> Result<(), sqlx::Error> {
+    let mut monthly_dims: HashMap<(&'static str, NaiveDate, String), C3> = HashMap::new();
+    let mut text = String::new();
+    for ((dim, day, key), c) in &r.dims {
+        let m = monthly_dims
+            .entry((dim, month_start(*day), key.clone()))
+            .or_default();
+        m.0 += c.0;
+        m.1 += c.1;
+        m.2 += c.2;
+        let _ = writeln!(
+            text,
+            "{dim}\td\t{day}\t{}\t{}\t{}\t{}",
+            esc(key),
+            c.0,
+            c.1,
+            c.2
+        );
+    }
+    for ((dim, day, key), c) in &monthly_dims {
+        let _ = writeln!(
+            text,
+            "{dim}\tm\t{day}\t{}\t{}\t{}\t{}",
+            esc(key),
+            c.0,
+            c.1,
+            c.2
+        );
+    }
+    stage(
+        conn,
+        "counts_by_dim",
+        "dim, grain, day, key, appeals, repeated, collective",
+        "(dim, grain, day, key)",
+        &["appeals", "repeated", "collective"],
+        &text,
+    )
+    .await?;
+    let mut monthly: HashMap<(NaiveDate, String, String), C3> = HashMap::new();
+    text.clear();
+    for ((day, district, category), c) in &r.dc {
+        let m = monthly
+            .entry((month_start(*day), district.clone(), category.clone()))
+            .or_default();
+        m.0 += c.0;
+        m.1 += c.1;
+        m.2 += c.2;
+        let _ = writeln!(
+            text,
+            "d\t{day}\t{}\t{}\t{}\t{}\t{}",
+            esc(district),
+            esc(category),
+            c.0,
+            c.1,
+            c.2
+        );
+    }
+    for ((day, district, category), c) in &monthly {
+        let _ = writeln!(
+            text,
+            "m\t{day}\t{}\t{}\t{}\t{}\t{}",
+            esc(district),
+            esc(category),
+            c.0,
+            c.1,
+            c.2
+        );
+    }
+    stage(
+        conn,
+        "counts_by_district_category",
+        "grain, day, district, category, appeals, repeated, collective",
+        "(grain, day, district, category)",
+        &["appeals", "repeated", "collective"],
+        &text,
+    )
+    .await?;
+    let columns = [
+        "assigned",
+        "answered",
+        "on_time",
+        "late",
+        "answer_days",
+        "overdue",
+        "returned",
+        "extended",
+        "closed",
+        "instructions_issued",
+        "instructions_completed",
+        "instructions_late",
+        "instructions_overdue",
+    ];
+    let mut monthly_bodies: HashMap<(NaiveDate, String), [i64; 13]> = HashMap::new();
+    text.clear();
+    let line = |text: &mut String, grain: char, day: &NaiveDate, body: &str, v: &[i64; 13]| {
+        let _ = write!(text, "{grain}\t{day}\t{}", esc(body));
+        for x in v {
+            let _ = write!(text, "\t{x}");
+        }
+        text.push('\n');
+    };
+    for ((day, body), v) in &r.bodies {
+        let m = monthly_bodies
+            .entry((month_start(*day), body.clone()))
+            .or_default();
+        for (a, b) in m.iter_mut().zip(v) {
+            *a += b;
+        }
+        line(&mut text, 'd', day, body, v);
+    }
+    for ((day, body), v) in &monthly_bodies {
+        line(&mut text, 'm', day, body, v);
+    }
+    stage(
+        conn,
+        "body_activity",
+        &format!("grain, day, body, {}", columns.join(", ")),
+        "(grain, day, body)",
+        &columns,
+        &text,
+    )
+    .await?;
+    let mut monthly_rec: HashMap<(NaiveDate, String), [i64; 3]> = HashMap::new();
+    text.clear();
+    for ((day, district), v) in &r.receptions {
+        let m = monthly_rec
+            .entry((month_start(*day), district.clone()))
+            .or_default();
+        for (a, b) in m.iter_mut().zip(v) {
+            *a += b;
+        }
+        let _ = writeln!(
+            text,
+            "d\t{day}\t{}\t\t{}\t{}\t{}",
+            esc(district),
+            v[0],
+            v[1],
+            v[2]
+        );
+    }
+    for ((day, district), v) in &monthly_rec {
+        let _ = writeln!(
+            text,
+            "m\t{day}\t{}\t\t{}\t{}\t{}",
+            esc(district),
+            v[0],
+            v[1],
+            v[2]
+        );
+    }
+    stage(
+        conn,
+        "reception_activity",
+        "grain, day, district, body, booked, cancelled, held",
+        "(grain, day, district, body)",
+        &["booked", "cancelled", "held"],
+        &text,
+    )
+    .await?;
+    Ok(())
+}
+
+async fn stage(
+    conn: &mut sqlx::PgConnection,
+    table: &str,
+    columns: &str,
+    key: &str,
+    sums: &[&str],
+    data: &str,
+) -> Result<(), sqlx::Error> {
+    let staging = format!("staging_{table}");
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT PRESERVE ROWS"
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {staging}")))
+        .execute(&mut *conn)
+        .await?;
+    // Rows in key order (the day first), as a projection fed day by day lays them out.
+    let mut lines: Vec<&str> = data.lines().collect();
+    lines.sort_unstable();
+    let mut sorted = lines.join("\n");
+    if !sorted.is_empty() {
+        sorted.push('\n');
+    }
+    let mut copy = conn
+        .copy_in_raw(&format!("COPY {staging} ({columns}) FROM STDIN"))
+        .await?;
+    copy.send(sorted.as_bytes()).await?;
+    copy.finish().await?;
+    let set: Vec<String> = sums
+        .iter()
+        .map(|c| format!("{c} = {table}.{c} + EXCLUDED.{c}"))
+        .collect();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ORDER BY {} \
+         ON CONFLICT {key} DO UPDATE SET {}",
+        key.trim_matches(|c| c == '(' || c == ')'),
+        set.join(", ")
+    )))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {staging}")))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Makes the appeals in batches of COPY text and sends them to the writer; builds the
+/// roll-ups, instructions and receptions on the way. Stops early when the writer is gone.
+fn produce(
+    corpus: &[CorpusLine],
+    places: &[(Place, u64)],
+    opts: &GenerateOptions,
+    today: NaiveDate,
+    tx: &tokio::sync::mpsc::Sender<(String, u64)>,
+) -> Produced {
     let mut by_category: HashMap<&str, Vec<&CorpusLine>> = HashMap::new();
     for line in corpus.iter().filter(|l| l.category != "excluded") {
         by_category
@@ -258,7 +584,6 @@ pub async fn generate(
         })
         .collect();
     categories.sort();
-    let places = places(dir);
     let place_weights: Vec<(usize, u64)> = places
         .iter()
         .enumerate()
@@ -286,10 +611,26 @@ pub async fn generate(
         ("akim", 10),
     ];
     let start = opts.until - Duration::days(i64::from(opts.days.max(1)) - 1);
-    let today = crate::queries::today();
     let mut rng = Rng(opts.seed);
+    // Appeals are written in the order they were registered, as the projection appends
+    // them in real life (the latest appeals share pages, not one page each). Winter
+    // peaks and a slow growth (+30 %) over the span.
+    let mut days: Vec<u32> = {
+        let mut r = Rng(opts.seed ^ 0x5eed_da75);
+        let span = u64::from(opts.days);
+        (0..opts.appeals)
+            .map(|_| {
+                let d = r.below(span);
+                (if r.chance(25) {
+                    d.max(r.below(span))
+                } else {
+                    d
+                }) as u32
+            })
+            .collect()
+    };
+    days.sort_unstable();
     let mut rollups = Rollups::default();
-    let mut conn = pool.acquire().await?;
     let mut written = 0u64;
     let mut buf = String::with_capacity(BATCH * 400);
     let mut instructions = String::new();
@@ -299,12 +640,7 @@ pub async fn generate(
         buf.clear();
         for k in 0..n {
             let i = written + k;
-            // Appeals grow slowly over the span (+30 %), with winter peaks of heating.
-            let mut day_index = rng.below(u64::from(opts.days));
-            if rng.chance(25) {
-                day_index = day_index.max(rng.below(u64::from(opts.days)));
-            }
-            let day = start + Duration::days(day_index as i64);
+            let day = start + Duration::days(i64::from(days[i as usize]));
             let place = &places[*rng.weighted(&place_weights)].0;
             let category = *rng.weighted(&categories);
             let lines = &by_category[category];
@@ -494,239 +830,16 @@ pub async fn generate(
                 }
             }
         }
-        let mut copy = conn
-            .copy_in_raw(
-                "COPY appeals (appeal_id, registration_number, registered_at, reg_day, kind, channel, language, \
-                 region, district, rural_district, collective, repeated, category, subcategory, body, status, due_date, \
-                 answered_at, answered_on_time, closed_at, overdue, returned, extended, subject, text, synthetic) FROM STDIN",
-            )
-            .await?;
-        copy.send(buf.as_bytes()).await?;
-        copy.finish().await?;
+        let batch = std::mem::replace(&mut buf, String::with_capacity(BATCH * 400));
+        if tx.blocking_send((batch, n)).is_err() {
+            // The writer failed and returns its own error.
+            break;
+        }
         written += n;
-        progress(written);
     }
-    if !instructions.is_empty() {
-        let mut copy = conn
-            .copy_in_raw(
-                "COPY instructions (instruction_id, number, issuer, status, executors, appeal_ids, due_date, \
-                 issued_at, completed_at, completed_on_time, overdue) FROM STDIN",
-            )
-            .await?;
-        copy.send(instructions.as_bytes()).await?;
-        copy.finish().await?;
+    Produced {
+        rollups,
+        instructions,
+        receptions,
     }
-    if !receptions.is_empty() {
-        let mut copy = conn
-            .copy_in_raw(
-                "COPY receptions (key, official_id, format, status, district, starts_at, updated_at) FROM STDIN",
-            )
-            .await?;
-        copy.send(receptions.as_bytes()).await?;
-        copy.finish().await?;
-    }
-    write_rollups(&mut conn, rollups).await?;
-    Ok(written)
-}
-
-/// Adds the generated counts to the roll-ups (daily and monthly rows) through staging
-/// tables, so a generator run on top of existing data adds up.
-async fn write_rollups(conn: &mut sqlx::PgConnection, r: Rollups) -> Result<(), sqlx::Error> {
-    let mut monthly_dims: HashMap<(&'static str, NaiveDate, String), C3> = HashMap::new();
-    let mut text = String::new();
-    for ((dim, day, key), c) in &r.dims {
-        let m = monthly_dims
-            .entry((dim, month_start(*day), key.clone()))
-            .or_default();
-        m.0 += c.0;
-        m.1 += c.1;
-        m.2 += c.2;
-        let _ = writeln!(
-            text,
-            "{dim}\td\t{day}\t{}\t{}\t{}\t{}",
-            esc(key),
-            c.0,
-            c.1,
-            c.2
-        );
-    }
-    for ((dim, day, key), c) in &monthly_dims {
-        let _ = writeln!(
-            text,
-            "{dim}\tm\t{day}\t{}\t{}\t{}\t{}",
-            esc(key),
-            c.0,
-            c.1,
-            c.2
-        );
-    }
-    stage(
-        conn,
-        "counts_by_dim",
-        "dim, grain, day, key, appeals, repeated, collective",
-        "(dim, grain, day, key)",
-        &["appeals", "repeated", "collective"],
-        &text,
-    )
-    .await?;
-    let mut monthly: HashMap<(NaiveDate, String, String), C3> = HashMap::new();
-    text.clear();
-    for ((day, district, category), c) in &r.dc {
-        let m = monthly
-            .entry((month_start(*day), district.clone(), category.clone()))
-            .or_default();
-        m.0 += c.0;
-        m.1 += c.1;
-        m.2 += c.2;
-        let _ = writeln!(
-            text,
-            "d\t{day}\t{}\t{}\t{}\t{}\t{}",
-            esc(district),
-            esc(category),
-            c.0,
-            c.1,
-            c.2
-        );
-    }
-    for ((day, district, category), c) in &monthly {
-        let _ = writeln!(
-            text,
-            "m\t{day}\t{}\t{}\t{}\t{}\t{}",
-            esc(district),
-            esc(category),
-            c.0,
-            c.1,
-            c.2
-        );
-    }
-    stage(
-        conn,
-        "counts_by_district_category",
-        "grain, day, district, category, appeals, repeated, collective",
-        "(grain, day, district, category)",
-        &["appeals", "repeated", "collective"],
-        &text,
-    )
-    .await?;
-    let columns = [
-        "assigned",
-        "answered",
-        "on_time",
-        "late",
-        "answer_days",
-        "overdue",
-        "returned",
-        "extended",
-        "closed",
-        "instructions_issued",
-        "instructions_completed",
-        "instructions_late",
-        "instructions_overdue",
-    ];
-    let mut monthly_bodies: HashMap<(NaiveDate, String), [i64; 13]> = HashMap::new();
-    text.clear();
-    let line = |text: &mut String, grain: char, day: &NaiveDate, body: &str, v: &[i64; 13]| {
-        let _ = write!(text, "{grain}\t{day}\t{}", esc(body));
-        for x in v {
-            let _ = write!(text, "\t{x}");
-        }
-        text.push('\n');
-    };
-    for ((day, body), v) in &r.bodies {
-        let m = monthly_bodies
-            .entry((month_start(*day), body.clone()))
-            .or_default();
-        for (a, b) in m.iter_mut().zip(v) {
-            *a += b;
-        }
-        line(&mut text, 'd', day, body, v);
-    }
-    for ((day, body), v) in &monthly_bodies {
-        line(&mut text, 'm', day, body, v);
-    }
-    stage(
-        conn,
-        "body_activity",
-        &format!("grain, day, body, {}", columns.join(", ")),
-        "(grain, day, body)",
-        &columns,
-        &text,
-    )
-    .await?;
-    let mut monthly_rec: HashMap<(NaiveDate, String), [i64; 3]> = HashMap::new();
-    text.clear();
-    for ((day, district), v) in &r.receptions {
-        let m = monthly_rec
-            .entry((month_start(*day), district.clone()))
-            .or_default();
-        for (a, b) in m.iter_mut().zip(v) {
-            *a += b;
-        }
-        let _ = writeln!(
-            text,
-            "d\t{day}\t{}\t\t{}\t{}\t{}",
-            esc(district),
-            v[0],
-            v[1],
-            v[2]
-        );
-    }
-    for ((day, district), v) in &monthly_rec {
-        let _ = writeln!(
-            text,
-            "m\t{day}\t{}\t\t{}\t{}\t{}",
-            esc(district),
-            v[0],
-            v[1],
-            v[2]
-        );
-    }
-    stage(
-        conn,
-        "reception_activity",
-        "grain, day, district, body, booked, cancelled, held",
-        "(grain, day, district, body)",
-        &["booked", "cancelled", "held"],
-        &text,
-    )
-    .await?;
-    Ok(())
-}
-
-async fn stage(
-    conn: &mut sqlx::PgConnection,
-    table: &str,
-    columns: &str,
-    key: &str,
-    sums: &[&str],
-    data: &str,
-) -> Result<(), sqlx::Error> {
-    let staging = format!("staging_{table}");
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "CREATE TEMP TABLE IF NOT EXISTS {staging} (LIKE {table}) ON COMMIT PRESERVE ROWS"
-    )))
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("TRUNCATE {staging}")))
-        .execute(&mut *conn)
-        .await?;
-    let mut copy = conn
-        .copy_in_raw(&format!("COPY {staging} ({columns}) FROM STDIN"))
-        .await?;
-    copy.send(data.as_bytes()).await?;
-    copy.finish().await?;
-    let set: Vec<String> = sums
-        .iter()
-        .map(|c| format!("{c} = {table}.{c} + EXCLUDED.{c}"))
-        .collect();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO {table} ({columns}) SELECT {columns} FROM {staging} ON CONFLICT {key} DO UPDATE SET {}",
-        set.join(", ")
-    )))
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {staging}")))
-        .execute(&mut *conn)
-        .await?;
-    Ok(())
 }
