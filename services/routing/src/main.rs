@@ -51,15 +51,19 @@ fn train_option(
         "--learning-rate" => opts.learning_rate = number(a)? as f32,
         "--l2" => opts.l2 = number(a)? as f32,
         "--keyword-weight" => opts.keyword_weight = number(a)? as f32,
+        "--word-weight" => opts.word_weight = number(a)? as f32,
         "--char-min" => opts.char_min = number(a)? as usize,
         "--char-max" => opts.char_max = number(a)? as usize,
         "--min-df" => opts.min_df = number(a)? as u32,
+        "--top-on-leaves" => opts.top_on_leaves = number(a)? != 0.0,
+        "--average" => opts.average = number(a)? != 0.0,
+        "--temperature" => opts.temperature = number(a)? as f32,
         _ => return Ok(false),
     }
     Ok(true)
 }
 
-const OPTIONS_HELP: &str = "[--epochs N] [--learning-rate X] [--l2 X] [--keyword-weight X] [--char-min N] [--char-max N] [--min-df N]";
+const OPTIONS_HELP: &str = "[--epochs N] [--learning-rate X] [--l2 X] [--keyword-weight X] [--word-weight X] [--char-min N] [--char-max N] [--min-df N] [--top-on-leaves 0|1] [--average 0|1] [--temperature X]";
 
 fn evaluate(args: &[String], settings: &Settings) -> anyhow::Result<()> {
     let mut data_dir = settings.routing.data_dir.clone();

@@ -1,10 +1,10 @@
 //! The classifier's evaluation on the held-out split (issue 3's target: macro-F1 >= 0.85).
-//! Options and the threshold were tuned only by 5-fold cross-validation on the training
-//! part; the held-out split is scored once here. Over all held-out texts the honest figure
-//! is 0.797 (1470-text corpus; 0.788 on the original 181 held-out texts), below the target
-//! (see README "Evaluation"); appeals under the confidence
-//! threshold go to manual routing instead of being guessed, and the appeals routed
-//! automatically reach the target. The floors below are the figures reached, rounded down.
+//! "The" figure of the target is the classifier's top-level answer on every held-out text,
+//! no threshold and no abstention (0.854 on the 349 held-out texts of the 1740-text corpus;
+//! 0.844 on the 309 held-out texts of the 1470-text corpus, see the routing README
+//! "Evaluation"). Options, the temperature and the threshold were chosen only by 5-fold
+//! cross-validation on the training part. The other floors are the figures reached,
+//! rounded down.
 
 use bakylau_routing::domain::classifier::{Classifier, TrainOptions};
 use bakylau_routing::domain::evaluation::report;
@@ -26,26 +26,33 @@ fn macro_f1_on_the_held_out_split() {
         15,
         "every category is in the held-out split"
     );
+    // Issue 3's target: every held-out text, top-1, no threshold.
     assert!(
-        e.routed.macro_f1 >= 0.85,
-        "macro-F1 of routed appeals {:.3} < 0.85",
+        e.all.macro_f1 >= 0.85,
+        "macro-F1 over all held-out texts {:.3} < 0.85",
+        e.all.macro_f1
+    );
+    // What is routed without a registrar at the configured threshold, and how much.
+    assert!(
+        e.routed.macro_f1 >= 0.92,
+        "macro-F1 of routed appeals {:.3}",
         e.routed.macro_f1
     );
     assert!(
-        e.coverage >= 0.65,
+        e.coverage >= 0.75,
         "only {:.3} routed without a registrar",
         e.coverage
     );
-    // Below issue 3's 0.85: the best honest figure reached over all held-out texts.
     assert!(
-        e.all.macro_f1 >= 0.79,
-        "macro-F1 over all held-out texts {:.3}",
-        e.all.macro_f1
-    );
-    assert!(
-        e.leaf_accuracy >= 0.85,
+        e.leaf_accuracy >= 0.95,
         "leaf accuracy {:.3}",
         e.leaf_accuracy
+    );
+    // The confidence means what it says: within 0.1 of the share of right answers.
+    assert!(
+        e.calibration_error <= 0.1,
+        "calibration error {:.3}",
+        e.calibration_error
     );
 }
 
@@ -75,9 +82,14 @@ fn cross_validation_uses_the_training_part_only_and_is_deterministic() {
     let b = bakylau_routing::cross_validation(None, 5, &TrainOptions::default()).unwrap();
     assert_eq!(a.all.macro_f1, b.all.macro_f1);
     assert!(
-        a.all.macro_f1 >= 0.78,
+        a.all.macro_f1 >= 0.85,
         "cross-validated macro-F1 {:.3}",
         a.all.macro_f1
+    );
+    assert!(
+        a.calibration_error <= 0.05,
+        "cross-validated calibration error {:.3}",
+        a.calibration_error
     );
     let e2 = bakylau_routing::evaluation(None, 0.7, &TrainOptions::default()).unwrap();
     assert_eq!(e.model, e2.model);

@@ -146,6 +146,41 @@ fn curve(scored: &[Scored]) -> Vec<AtThreshold> {
         .collect()
 }
 
+/// Expected calibration error: the gap between confidence and the share of right answers,
+/// over ten equal-width confidence bins, weighted by their size (0 = perfectly calibrated).
+fn calibration_error(scored: &[Scored]) -> f64 {
+    if scored.is_empty() {
+        return 0.0;
+    }
+    let mut bins = [(0usize, 0usize, 0.0f64); 10]; // count, right, sum of confidence
+    for s in scored {
+        let b = &mut bins[((s.confidence * 10.0) as usize).min(9)];
+        b.0 += 1;
+        b.1 += usize::from(s.category == s.truth);
+        b.2 += s.confidence;
+    }
+    bins.iter()
+        .filter(|b| b.0 > 0)
+        .map(|&(_, right, conf)| (right as f64 - conf).abs())
+        .sum::<f64>()
+        / scored.len() as f64
+}
+
+/// The most frequent (truth, prediction) mistakes, most frequent first.
+fn confusions(scored: &[Scored], top: usize) -> Vec<(String, String, usize)> {
+    let mut counts: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for s in scored.iter().filter(|s| s.category != s.truth) {
+        *counts.entry((&s.truth, &s.category)).or_default() += 1;
+    }
+    let mut out: Vec<_> = counts
+        .into_iter()
+        .map(|((t, p), n)| (t.to_owned(), p.to_owned(), n))
+        .collect();
+    out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+    out.truncate(top);
+    out
+}
+
 fn classify_all(model: &Classifier, examples: &[Example]) -> Vec<Scored> {
     examples
         .iter()
@@ -172,6 +207,10 @@ pub struct CrossValidation {
     pub all: Scores,
     /// Routed macro-F1 and coverage at each of [`THRESHOLDS`].
     pub curve: Vec<AtThreshold>,
+    /// Expected calibration error of the out-of-fold confidences.
+    pub calibration_error: f64,
+    /// The most frequent (truth, prediction, count) mistakes.
+    pub confusions: Vec<(String, String, usize)>,
 }
 
 /// k-fold cross-validation on the examples that are not held out: each fold is predicted
@@ -202,6 +241,8 @@ pub fn cross_validate(
         size: train.len(),
         all: score(&all),
         curve: curve(&scored),
+        calibration_error: calibration_error(&scored),
+        confusions: confusions(&scored, 15),
     }
 }
 
@@ -224,6 +265,8 @@ pub struct Evaluation {
     pub curve: Vec<AtThreshold>,
     /// Accuracy of the leaf among texts whose category was right and a leaf was given.
     pub leaf_accuracy: f64,
+    /// Expected calibration error of the confidences on the held-out split.
+    pub calibration_error: f64,
 }
 
 /// Trains on the examples not held out and scores the held-out ones at top level, once.
@@ -266,6 +309,7 @@ pub fn evaluate(
         } else {
             leaf_right as f64 / leaf_given as f64
         },
+        calibration_error: calibration_error(&scored),
     }
 }
 
@@ -293,6 +337,15 @@ pub fn cv_report(cv: &CrossValidation) -> String {
         cv.folds, cv.size
     );
     scores_table(&mut out, "Out-of-fold predictions (no threshold):", &cv.all);
+    let _ = writeln!(
+        out,
+        "calibration error {:.3} (confidence vs share right, 10 bins)",
+        cv.calibration_error
+    );
+    let _ = writeln!(out, "\nMost frequent confusions (truth -> predicted):");
+    for (t, p, n) in &cv.confusions {
+        let _ = writeln!(out, "{n:>4}  {t} -> {p}");
+    }
     let _ = writeln!(out);
     curve_table(&mut out, &cv.curve);
     out
@@ -339,8 +392,8 @@ pub fn report(e: &Evaluation) -> String {
     );
     let _ = writeln!(
         out,
-        "coverage {:.3} (share routed without a registrar)  leaf accuracy {:.3}",
-        e.coverage, e.leaf_accuracy
+        "coverage {:.3} (share routed without a registrar)  leaf accuracy {:.3}  calibration error {:.3}",
+        e.coverage, e.leaf_accuracy, e.calibration_error
     );
     let _ = writeln!(
         out,
@@ -382,6 +435,46 @@ mod tests {
         assert_eq!(s.per_category["a"].precision, 1.0);
         assert_eq!(s.per_category["a"].recall, 0.5);
         assert_eq!(s.scored, 1);
+    }
+
+    fn scored(truth: &str, predicted: &str, confidence: f64) -> Scored {
+        Scored {
+            truth: truth.into(),
+            truth_leaf: None,
+            category: predicted.into(),
+            leaf: None,
+            confidence,
+        }
+    }
+
+    #[test]
+    fn calibration_error_by_hand() {
+        // Bin 0.9: two answers at 0.95, one right: |1 - 1.9| = 0.9. Bin 0.5: one right
+        // answer at 0.5: |1 - 0.5| = 0.5. (0.9 + 0.5) / 3.
+        let s = [
+            scored("a", "a", 0.95),
+            scored("a", "b", 0.95),
+            scored("b", "b", 0.5),
+        ];
+        assert!((calibration_error(&s) - 1.4 / 3.0).abs() < 1e-9);
+        let perfect = [scored("a", "a", 1.0), scored("b", "b", 1.0)];
+        assert_eq!(calibration_error(&perfect), 0.0);
+        assert_eq!(calibration_error(&[]), 0.0);
+    }
+
+    #[test]
+    fn confusions_count_mistakes_most_frequent_first() {
+        let s = [
+            scored("a", "b", 0.5),
+            scored("c", "b", 0.5),
+            scored("c", "b", 0.5),
+            scored("a", "a", 0.5),
+        ];
+        assert_eq!(
+            confusions(&s, 5),
+            vec![("c".into(), "b".into(), 2), ("a".into(), "b".into(), 1)]
+        );
+        assert_eq!(confusions(&s, 1).len(), 1);
     }
 
     #[test]
