@@ -12,19 +12,21 @@ ensure_database
 
 say "building (release)"
 cargo build --release --locked --bins
+# Binaries where cargo put them (CARGO_TARGET_DIR is honoured).
+BIN="${CARGO_TARGET_DIR:-$REPO/target}/release"
 
 mkdir -p "$RUN_DIR/logs"
 "$REPO/deploy/local/down.sh" --quiet
 
 for svc in "${SERVICES[@]}"; do
   say "starting $svc"
-  BAKYLAU_CONFIG_DIR="$REPO/config" nohup "$REPO/target/release/bakylau-$svc" \
+  BAKYLAU_CONFIG_DIR="$REPO/config" nohup "$BIN/bakylau-$svc" \
     >>"$RUN_DIR/logs/$svc.log" 2>&1 &
   echo $! >"$RUN_DIR/$svc.pid"
 done
 
 say "waiting for every service to report SERVING"
-if ! "$REPO/target/release/bakylau" status --wait 60 "${SERVICES[@]/#/--service=}"; then
+if ! "$BIN/bakylau" status --wait 60 "${SERVICES[@]/#/--service=}"; then
   echo "a service did not become healthy; see $RUN_DIR/logs/" >&2
   exit 1
 fi
@@ -32,7 +34,7 @@ fi
 cat <<MSG
 
 Bakylau is up. Logs: $RUN_DIR/logs/<service>.log
-  CLI:   export PATH="$REPO/target/release:\$PATH"
+  CLI:   export PATH="$BIN:\$PATH"
          bakylau appeal submit --kind application --iin 900101300017 --name "Айгерім Сапарова" \\
            --phone +77015550000 --address "Талгар, Абай 1" --district talgar \\
            --text "Прошу отремонтировать дорогу" --officer-name "Registrar" --officer-position "specialist"

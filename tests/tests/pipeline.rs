@@ -240,9 +240,12 @@ async fn an_appeal_goes_from_registration_to_closing_with_one_rework() {
     );
 
     // Reporting shows it: in Talgar's summary, on the map, in the akimat's discipline row.
+    // After office hours an appeal is registered on the next working day while the answer
+    // is counted on the day it was given, so the period spans both; the test's own
+    // database holds no other appeal.
     let period = Some(rep::Period {
-        from_date: assignment.registered_on.clone(),
-        to_date: assignment.registered_on.clone(),
+        from_date: (registered_on - chrono::Days::new(7)).to_string(),
+        to_date: (registered_on + chrono::Days::new(7)).to_string(),
     });
     let mut reporting = ReportingServiceClient::new(common::channel(&stack.reporting).await);
     let shown = bakylau_testkit::eventually(Duration::from_secs(60), || {

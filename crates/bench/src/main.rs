@@ -19,9 +19,13 @@ use clap::Parser;
 #[derive(Parser, Debug)]
 #[command(name = "bakylau-bench", about = "Benchmark of the local Bakylau stack")]
 struct Args {
-    /// Repository root (for .run/ pid files and target/release binaries)
+    /// Repository root (for .run/ pid files and config/)
     #[arg(long, default_value = ".")]
     repo: PathBuf,
+    /// Where the release binaries are (default: $CARGO_TARGET_DIR/release, else
+    /// <repo>/target/release)
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
     /// Postgres for the raw commit test (a scratch table is created and dropped)
     #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/bakylau")]
     postgres: String,
@@ -56,9 +60,14 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let stack = stack::Stack {
-        repo: args.repo.canonicalize()?,
-    };
+    let repo = args.repo.canonicalize()?;
+    let bin_dir = args.bin_dir.clone().unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo.join("target"))
+            .join("release")
+    });
+    let stack = stack::Stack { repo, bin_dir };
     let services = stack::services();
     for s in &services {
         if !stack::serving(&s.grpc).await {
@@ -96,7 +105,7 @@ async fn main() -> Result<()> {
     let limit = (commits / cost.commits).min(messages / cost.messages);
     row(
         "commits / messages per appeal (from the code)",
-        format!("{} / {}", cost.commits, cost.messages),
+        format!("{:.2} / {}", cost.commits, cost.messages),
         "",
     );
     row(

@@ -32,6 +32,8 @@ pub fn services() -> Vec<Service> {
 
 pub struct Stack {
     pub repo: PathBuf,
+    /// The release binaries up.sh started.
+    pub bin_dir: PathBuf,
 }
 
 impl Stack {
@@ -63,16 +65,12 @@ impl Stack {
             .append(true)
             .open(self.repo.join(".run/logs").join(format!("{}.log", s.name)))?;
         let started = Instant::now();
-        let child = std::process::Command::new(
-            self.repo
-                .join("target/release")
-                .join(format!("bakylau-{}", s.name)),
-        )
-        .env("BAKYLAU_CONFIG_DIR", self.repo.join("config"))
-        .stdout(log.try_clone()?)
-        .stderr(log)
-        .spawn()
-        .with_context(|| format!("starting bakylau-{}", s.name))?;
+        let child = std::process::Command::new(self.bin_dir.join(format!("bakylau-{}", s.name)))
+            .env("BAKYLAU_CONFIG_DIR", self.repo.join("config"))
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting bakylau-{}", s.name))?;
         std::fs::write(
             self.repo.join(".run").join(format!("{}.pid", s.name)),
             child.id().to_string(),

@@ -87,6 +87,9 @@ pub struct BrokerSettings {
     pub password_file: Option<PathBuf>,
     /// Unacknowledged deliveries a consumer holds at once.
     pub prefetch: u16,
+    /// Deliveries a consumer applies at once (messages about one appeal stay in order);
+    /// at most `prefetch`.
+    pub concurrency: u16,
     /// Back-off before each retry of a failed message; after the last one it is parked.
     pub retry_delays_ms: Vec<u64>,
     /// Messages the outbox relay publishes per batch.
@@ -100,6 +103,7 @@ impl Default for BrokerSettings {
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             password_file: None,
             prefetch: 64,
+            concurrency: 16,
             retry_delays_ms: vec![1_000, 5_000, 30_000],
             relay_batch: 256,
             confirm_timeout_ms: 10_000,

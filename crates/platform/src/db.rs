@@ -96,6 +96,14 @@ pub fn is_unavailable(e: &sqlx::Error) -> bool {
     }
 }
 
+/// True when the transaction lost a race with a concurrent one and may simply be run again:
+/// a serialization failure, a deadlock, or a unique key another transaction committed first
+/// (run again, the handler sees that row and takes its "already done" path).
+pub fn is_conflict(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("40001" | "40P01" | "23505")))
+}
+
 /// True when the database answers.
 pub async fn is_healthy(pool: &PgPool) -> bool {
     sqlx::query("SELECT 1").execute(pool).await.is_ok()

@@ -99,6 +99,7 @@ pub async fn run_with_clock(
             control: control.clone(),
         }),
         prefetch: settings.broker.prefetch,
+        concurrency: settings.broker.concurrency,
         readiness: readiness.clone(),
         confirm_timeout,
         link: "broker:control.appeals",

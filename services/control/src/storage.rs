@@ -51,6 +51,21 @@ const APPEAL_COLUMNS: &str = "appeal_id, registration_number, kind, language, ch
 
 /// Creates the appeal row if absent and locks it for the rest of the transaction.
 pub async fn lock_or_create(conn: &mut PgConnection, id: Uuid) -> Result<AppealRow, sqlx::Error> {
+    // One round trip: the row this statement inserts (locked as ours), else the existing
+    // row locked. A row another transaction inserts meanwhile is not in this statement's
+    // snapshot: then the two steps below.
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH ins AS (INSERT INTO appeals (appeal_id) VALUES ($1) ON CONFLICT DO NOTHING \
+         RETURNING {APPEAL_COLUMNS}), \
+         cur AS (SELECT {APPEAL_COLUMNS} FROM appeals WHERE appeal_id = $1 FOR UPDATE) \
+         SELECT * FROM ins UNION ALL SELECT * FROM cur"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(row) = row {
+        return Ok(row);
+    }
     sqlx::query("INSERT INTO appeals (appeal_id) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(id)
         .execute(&mut *conn)
@@ -613,17 +628,21 @@ pub struct StoredPolicy {
 
 /// The stored policy; written from `seed` when absent.
 pub async fn policy(conn: &mut PgConnection, seed: &Policy) -> Result<StoredPolicy, sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO policy (id, doc, updated_at, updated_by) VALUES (1, $1, now(), 'settings') \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(sqlx::types::Json(seed))
-    .execute(&mut *conn)
-    .await?;
-    let (doc, updated_at, updated_by): (sqlx::types::Json<Policy>, DateTime<Utc>, String) =
-        sqlx::query_as("SELECT doc, updated_at, updated_by FROM policy WHERE id = 1")
-            .fetch_one(&mut *conn)
-            .await?;
+    // Read on every routed appeal: one round trip once the row exists.
+    let select = "SELECT doc, updated_at, updated_by FROM policy WHERE id = 1";
+    type Row = (sqlx::types::Json<Policy>, DateTime<Utc>, String);
+    let mut row: Option<Row> = sqlx::query_as(select).fetch_optional(&mut *conn).await?;
+    if row.is_none() {
+        sqlx::query(
+            "INSERT INTO policy (id, doc, updated_at, updated_by) VALUES (1, $1, now(), 'settings') \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(sqlx::types::Json(seed))
+        .execute(&mut *conn)
+        .await?;
+        row = Some(sqlx::query_as(select).fetch_one(&mut *conn).await?);
+    }
+    let (doc, updated_at, updated_by) = row.ok_or(sqlx::Error::RowNotFound)?;
     Ok(StoredPolicy {
         policy: doc.0,
         updated_at,

@@ -82,6 +82,7 @@ pub async fn run(
         broker,
         handler: Arc::new(messaging::AppealClosedHandler),
         prefetch: settings.broker.prefetch,
+        concurrency: settings.broker.concurrency,
         readiness: readiness.clone(),
         confirm_timeout,
         link: "broker:reception.appeal_closed",

@@ -78,6 +78,7 @@ pub async fn run(
         broker,
         handler: Arc::new(messaging::EventsHandler),
         prefetch: settings.broker.prefetch,
+        concurrency: settings.broker.concurrency,
         readiness: readiness.clone(),
         confirm_timeout,
         link: "broker:reporting.events",

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::domain::classifier::{Classifier, Prediction};
 use crate::domain::duplicates::{self, Current, DuplicatePolicy};
 use crate::domain::locality::resolve_district;
-use crate::domain::reference::Reference;
+use crate::domain::reference::{Reference, top_level};
 use crate::domain::routing::{
     self, AppealFacts, DecidePolicy, Decision, FieldIssue, Outcome, RerouteInput,
 };
@@ -81,6 +81,15 @@ impl Engine {
     /// Current reference data; reloaded only when its version moved.
     pub async fn reference(&self, conn: &mut PgConnection) -> Result<Arc<Reference>, EngineError> {
         let version = storage::reference_version(conn).await?;
+        self.reference_at(conn, version).await
+    }
+
+    /// The reference data, knowing the stored version is `version`.
+    async fn reference_at(
+        &self,
+        conn: &mut PgConnection,
+        version: i64,
+    ) -> Result<Arc<Reference>, EngineError> {
         if let Ok(guard) = self.cache.lock()
             && let Some((v, r)) = guard.as_ref()
             && *v == version
@@ -117,7 +126,8 @@ impl Engine {
         let appeal_id = Uuid::parse_str(&e.appeal_id).map_err(|_| {
             EngineError::BadEvent(format!("appeal_id {:?} is not a UUID", e.appeal_id))
         })?;
-        if storage::appeal_exists(tx, appeal_id).await? {
+        let (decided, version) = storage::decided_and_reference_version(tx, appeal_id).await?;
+        if decided {
             return Ok(Routed::AlreadyDecided);
         }
         let registered_at = e
@@ -125,7 +135,7 @@ impl Engine {
             .as_ref()
             .and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
             .ok_or_else(|| EngineError::BadEvent("registered_at is missing".into()))?;
-        let reference = self.reference(tx).await?;
+        let reference = self.reference_at(tx, version).await?;
         let loc = e.locality.clone().unwrap_or_default();
         let district = resolve_district(&reference.districts, &loc.district, &loc.kato);
         let text = format!("{}\n{}", e.subject, e.text);
@@ -155,6 +165,7 @@ impl Engine {
             appeal_id,
             &e.applicant_ref,
             district.as_deref(),
+            decision.category.as_deref().map(top_level),
             registered_at - window,
             registered_at + window,
         )

@@ -177,6 +177,7 @@ pub async fn run(
             engine: engine.clone(),
         }),
         prefetch: settings.broker.prefetch,
+        concurrency: settings.broker.concurrency,
         readiness: readiness.clone(),
         confirm_timeout,
         link: "broker:routing.appeals",

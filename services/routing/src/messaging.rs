@@ -1,6 +1,8 @@
 //! AMQP adapter: `appeal.registered` on queue `routing.appeals`. The platform's consumer
 //! records the message id in the inbox in the same transaction, so a redelivery is skipped;
 //! the engine also skips an appeal it has already decided (a replay under a new id).
+//! Appeals of one district are decided one after another (they are each other's
+//! near-duplicate candidates); districts are decided in parallel.
 
 use std::sync::Arc;
 
@@ -37,6 +39,16 @@ pub fn decode_registered(body: &[u8]) -> Result<ev::AppealRegistered, String> {
 }
 
 impl Handler for RegisteredHandler {
+    /// The district, else the applicant, else the appeal: an appeal decided concurrently
+    /// with its near-duplicate would not see it.
+    fn ordering_key(&self, message: &IncomingMessage) -> Option<String> {
+        let e = decode_registered(&message.body).ok()?;
+        let district = e.locality.map(|l| l.district).unwrap_or_default();
+        [district, e.applicant_ref, e.appeal_id]
+            .into_iter()
+            .find(|k| !k.is_empty())
+    }
+
     async fn handle(
         &self,
         tx: &mut PgConnection,

@@ -407,6 +407,21 @@ fn appeal_from_row(r: &sqlx::postgres::PgRow) -> Result<AppealRecord, sqlx::Erro
     })
 }
 
+/// Whether the appeal is already decided, and the reference data's version: one round trip
+/// at the start of every decision.
+pub async fn decided_and_reference_version(
+    conn: &mut PgConnection,
+    appeal_id: Uuid,
+) -> Result<(bool, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM appeals WHERE appeal_id = $1), \
+         (SELECT version FROM reference_version)",
+    )
+    .bind(appeal_id)
+    .fetch_one(&mut *conn)
+    .await
+}
+
 pub async fn appeal_exists(conn: &mut PgConnection, appeal_id: Uuid) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM appeals WHERE appeal_id = $1)")
         .bind(appeal_id)
@@ -548,12 +563,14 @@ pub async fn decisions_of(
         .collect()
 }
 
-/// Earlier appeals of the same applicant or the same district within the window.
+/// Earlier appeals that could be near-duplicates: the same applicant, or the same district
+/// and top-level category (only these can link, so no other row is read).
 pub async fn duplicate_candidates(
     conn: &mut PgConnection,
     appeal_id: Uuid,
     applicant_ref: &str,
     district: Option<&str>,
+    category_top: Option<&str>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<Earlier>, sqlx::Error> {
@@ -561,7 +578,9 @@ pub async fn duplicate_candidates(
         "SELECT appeal_id, registration_number, applicant_ref, district, category, registered_at, signature
          FROM appeals
          WHERE appeal_id <> $1 AND registered_at BETWEEN $4 AND $5
-           AND (($2 <> '' AND applicant_ref = $2) OR ($3::text IS NOT NULL AND district = $3))
+           AND (($2 <> '' AND applicant_ref = $2)
+                OR ($3::text IS NOT NULL AND $6::text IS NOT NULL AND district = $3
+                    AND split_part(category, '.', 1) = $6))
          ORDER BY registered_at DESC LIMIT 2000",
     )
     .bind(appeal_id)
@@ -569,6 +588,7 @@ pub async fn duplicate_candidates(
     .bind(district)
     .bind(from)
     .bind(to)
+    .bind(category_top)
     .fetch_all(&mut *conn)
     .await?;
     rows.iter()

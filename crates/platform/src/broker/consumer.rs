@@ -4,8 +4,15 @@
 //! queues with growing back-off, then parked in `<queue>.parked` with its reason; it never
 //! blocks the queue and is never dropped. When the database itself is down the delivery is
 //! held and retried in place, so an outage does not park healthy messages.
+//!
+//! Deliveries are applied concurrently on `concurrency` lanes. A delivery's lane is chosen
+//! by its handler's ordering key (by default the event's subject, i.e. the appeal), so
+//! messages about one appeal are still applied one after another in delivery order, while
+//! different appeals proceed in parallel. Each delivery is acked on its own, after its
+//! transaction commits.
 
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,6 +23,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel};
 use sqlx::PgConnection;
 use sqlx::postgres::PgPool;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -46,7 +54,8 @@ pub struct IncomingMessage {
 }
 
 impl IncomingMessage {
-    fn from_delivery(d: &Delivery) -> Self {
+    /// Takes the body out of `d` (only its acker is needed afterwards).
+    fn from_delivery(d: &mut Delivery) -> Self {
         let props = &d.properties;
         let headers = props.headers().clone().unwrap_or_default();
         let routing_key = header_string(&headers, headers::ORIGINAL_ROUTING_KEY)
@@ -76,7 +85,7 @@ impl IncomingMessage {
             reply_to: props.reply_to().as_ref().map(|r| r.as_str().to_owned()),
             attempt: header_u32(&headers, headers::ATTEMPT).unwrap_or(0),
             headers,
-            body: d.data.clone(),
+            body: std::mem::take(&mut d.data),
         }
     }
 
@@ -97,12 +106,18 @@ pub enum HandlerError {
     /// The database is unreachable: hold the message and retry in place.
     #[error("infrastructure: {0}")]
     Infrastructure(String),
+    /// A concurrent transaction got in the way (serialization failure, deadlock): retried
+    /// at once in place a few times, then treated as transient.
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 impl From<sqlx::Error> for HandlerError {
     fn from(e: sqlx::Error) -> Self {
         if crate::db::is_unavailable(&e) {
             HandlerError::Infrastructure(e.to_string())
+        } else if crate::db::is_conflict(&e) {
+            HandlerError::Conflict(e.to_string())
         } else {
             HandlerError::Transient(e.to_string())
         }
@@ -116,6 +131,30 @@ pub trait Handler: Send + Sync + 'static {
         tx: &mut PgConnection,
         message: &IncomingMessage,
     ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+
+    /// Messages with the same key are applied one after another, in delivery order; `None`
+    /// lets the message run on any lane. By default the subject of an event envelope (the
+    /// appeal it is about), so per-appeal order holds without the handler saying so.
+    fn ordering_key(&self, message: &IncomingMessage) -> Option<String> {
+        envelope_subject(&message.body)
+    }
+}
+
+/// Only the `subject` of a `bakylau.events.v1.Envelope` (prost skips the other fields,
+/// so the payload is not copied).
+#[derive(Clone, PartialEq, prost::Message)]
+struct EnvelopeSubject {
+    #[prost(string, tag = "5")]
+    subject: String,
+}
+
+/// The subject of an event envelope, when `body` is one and has a subject.
+pub fn envelope_subject(body: &[u8]) -> Option<String> {
+    use prost::Message as _;
+    EnvelopeSubject::decode(body)
+        .ok()
+        .map(|e| e.subject)
+        .filter(|s| !s.is_empty())
 }
 
 pub struct Consumer<H> {
@@ -124,10 +163,21 @@ pub struct Consumer<H> {
     pub broker: Broker,
     pub handler: Arc<H>,
     pub prefetch: u16,
+    /// Deliveries applied at once (lanes); clamped to 1..=prefetch.
+    pub concurrency: u16,
     pub readiness: Arc<Readiness>,
     pub confirm_timeout: Duration,
     /// Name of the readiness link, e.g. `broker:intake.inbound`.
     pub link: &'static str,
+}
+
+/// Immediate re-applications of a message that hit a serialization failure or deadlock.
+const CONFLICT_RETRIES: u32 = 3;
+
+fn lane_of(key: &str, lanes: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut h);
+    (h.finish() % lanes as u64) as usize
 }
 
 enum Outcome {
@@ -139,15 +189,16 @@ enum Outcome {
 
 impl<H: Handler> Consumer<H> {
     pub async fn run(self, shutdown: CancellationToken) {
-        self.readiness.set(self.link, false);
+        let this = Arc::new(self);
+        this.readiness.set(this.link, false);
         while !shutdown.is_cancelled() {
-            let Some(conn) = self.broker.connect(&self.spec.name, &shutdown).await else {
+            let Some(conn) = this.broker.connect(&this.spec.name, &shutdown).await else {
                 break;
             };
-            match self.consume_until_broken(&conn, &shutdown).await {
+            match this.clone().consume_until_broken(&conn, &shutdown).await {
                 Ok(()) => {}
                 Err(e) => {
-                    tracing::warn!(queue = %self.spec.name, error = %e, "consumer interrupted; reconnecting");
+                    tracing::warn!(queue = %this.spec.name, error = %e, "consumer interrupted; reconnecting");
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
@@ -155,8 +206,12 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
+    fn lanes(&self) -> usize {
+        usize::from(self.concurrency.clamp(1, self.prefetch.max(1)))
+    }
+
     async fn consume_until_broken(
-        &self,
+        self: Arc<Self>,
         conn: &lapin::Connection,
         shutdown: &CancellationToken,
     ) -> Result<(), lapin::Error> {
@@ -176,18 +231,81 @@ impl<H: Handler> Consumer<H> {
             )
             .await?;
         let _link = LinkGuard::up(self.readiness.clone(), self.link);
-        tracing::info!(queue = %self.spec.name, "consuming");
-        loop {
+        let lanes = self.lanes();
+        tracing::info!(queue = %self.spec.name, lanes, "consuming");
+        // A lane whose channel breaks stops the others and the dispatch below.
+        let broken = shutdown.child_token();
+        let mut senders = Vec::with_capacity(lanes);
+        let mut workers = tokio::task::JoinSet::new();
+        for _ in 0..lanes {
+            // The broker holds back deliveries beyond `prefetch`, which bounds every lane.
+            let (tx, rx) = mpsc::channel(usize::from(self.prefetch.max(1)));
+            senders.push(tx);
+            workers.spawn(self.clone().lane(publish_ch.clone(), rx, broken.clone()));
+        }
+        let mut round_robin = 0usize;
+        let dispatched: Result<(), lapin::Error> = loop {
             let delivery = tokio::select! {
-                _ = shutdown.cancelled() => return Ok(()),
+                _ = broken.cancelled() => break Ok(()),
                 d = deliveries.next() => d,
             };
             let delivery = match delivery {
-                None => return Ok(()),
-                Some(Err(e)) => return Err(e),
+                None => break Ok(()),
+                Some(Err(e)) => break Err(e),
                 Some(Ok(d)) => d,
             };
-            self.process(&publish_ch, delivery, shutdown).await?;
+            let mut delivery = delivery;
+            let message = IncomingMessage::from_delivery(&mut delivery);
+            let lane = match self.handler.ordering_key(&message) {
+                Some(key) => lane_of(&key, lanes),
+                None => {
+                    round_robin = round_robin.wrapping_add(1);
+                    round_robin % lanes
+                }
+            };
+            tokio::select! {
+                _ = broken.cancelled() => break Ok(()),
+                sent = senders[lane].send((delivery, message)) => if sent.is_err() { break Ok(()) },
+            }
+        };
+        // Lanes finish the delivery in hand (acked or requeued) before the connection closes;
+        // what they had not started is redelivered by the broker.
+        broken.cancel();
+        drop(senders);
+        let mut lane_error = None;
+        while let Some(joined) = workers.join_next().await {
+            if let Ok(Err(e)) = joined {
+                lane_error.get_or_insert(e);
+            }
+        }
+        dispatched?;
+        match lane_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Applies one lane's deliveries in order until its channel closes or `stop` fires.
+    async fn lane(
+        self: Arc<Self>,
+        publish_ch: Channel,
+        mut rx: mpsc::Receiver<(Delivery, IncomingMessage)>,
+        stop: CancellationToken,
+    ) -> Result<(), lapin::Error> {
+        loop {
+            let delivery = tokio::select! {
+                biased;
+                _ = stop.cancelled() => return Ok(()),
+                d = rx.recv() => match d {
+                    Some(d) => d,
+                    None => return Ok(()),
+                },
+            };
+            let (delivery, message) = delivery;
+            if let Err(e) = self.process(&publish_ch, delivery, message, &stop).await {
+                stop.cancel();
+                return Err(e);
+            }
         }
     }
 
@@ -195,9 +313,9 @@ impl<H: Handler> Consumer<H> {
         &self,
         publish_ch: &Channel,
         delivery: Delivery,
+        message: IncomingMessage,
         shutdown: &CancellationToken,
     ) -> Result<(), lapin::Error> {
-        let message = IncomingMessage::from_delivery(&delivery);
         let span = tracing::info_span!(
             "amqp.receive",
             otel.name = %format!("{} receive", message.message_type),
@@ -248,6 +366,7 @@ impl<H: Handler> Consumer<H> {
         shutdown: &CancellationToken,
     ) -> Result<Outcome, String> {
         let mut delay = Duration::from_millis(200);
+        let mut conflicts = 0;
         loop {
             match self.apply_once(message).await {
                 Ok(true) => return Ok(Outcome::Applied),
@@ -260,6 +379,13 @@ impl<H: Handler> Consumer<H> {
                         _ = tokio::time::sleep(delay) => {}
                     }
                     delay = (delay * 2).min(Duration::from_secs(5));
+                }
+                Err(HandlerError::Conflict(reason)) if conflicts < CONFLICT_RETRIES => {
+                    conflicts += 1;
+                    tracing::debug!(queue = %self.spec.name, reason = %reason, "conflict with a concurrent transaction; applying again");
+                }
+                Err(HandlerError::Conflict(reason)) => {
+                    return self.retry_or_park(publish_ch, message, &reason).await;
                 }
                 Err(HandlerError::Permanent(reason)) => {
                     return self.park(publish_ch, message, &reason).await;

@@ -1,0 +1,294 @@
+//! The concurrent inbox consumer on the real Postgres and RabbitMQ: a redelivered message
+//! is applied once, a poison message is parked while the others flow, deliveries really
+//! overlap, and messages about one subject are still applied in the order they were sent.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bakylau_platform::broker::{
+    self, Broker, Consumer, Handler, HandlerError, IncomingMessage, QueueSpec,
+};
+use bakylau_platform::health::Readiness;
+use bakylau_proto::events::v1::Envelope;
+use futures::StreamExt;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicPublishOptions};
+use lapin::types::FieldTable;
+use lapin::{BasicProperties, Connection, ConnectionProperties};
+use prost::Message as _;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection as _, PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+const EVENT: &str = "test.happened";
+
+/// A database and a vhost for one test, dropped after it.
+struct Env {
+    name: String,
+    pool: PgPool,
+    amqp_url: String,
+}
+
+impl Env {
+    async fn new() -> Self {
+        let name = format!("bakylau_pc_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+            .await
+            .expect("postgres");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        rabbitmqctl(&["add_vhost", &name]);
+        rabbitmqctl(&["set_permissions", "-p", &name, "guest", ".*", ".*", ".*"]);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(&format!("postgres://postgres@127.0.0.1:5432/{name}"))
+            .await
+            .unwrap();
+        bakylau_platform::db::migrate(&pool, "public", &sqlx::migrate::Migrator::DEFAULT)
+            .await
+            .unwrap();
+        sqlx::query(
+            "CREATE TABLE applied (seq BIGSERIAL PRIMARY KEY, message_id TEXT NOT NULL, \
+             subject TEXT NOT NULL, n INTEGER NOT NULL)",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        Self {
+            amqp_url: format!("amqp://guest:guest@127.0.0.1:5672/{name}"),
+            name,
+            pool,
+        }
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-q",
+                "-c",
+            ])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .output();
+        let _ = Command::new("rabbitmqctl")
+            .args(["delete_vhost", &self.name])
+            .output();
+    }
+}
+
+/// Ready plus unacknowledged messages of a queue.
+fn queue_messages(vhost: &str, queue: &str) -> Option<u64> {
+    let out = Command::new("rabbitmqctl")
+        .args(["-q", "list_queues", "-p", vhost, "name", "messages"])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().find_map(|l| {
+        let mut cols = l.split_whitespace();
+        (cols.next()? == queue).then(|| cols.next()?.parse().ok())?
+    })
+}
+
+fn rabbitmqctl(args: &[&str]) {
+    let out = Command::new("rabbitmqctl").args(args).output().unwrap();
+    assert!(out.status.success(), "rabbitmqctl {args:?}");
+}
+
+/// Records every message it applies; parks `poison`; takes a little while per message so
+/// that deliveries overlap when the consumer runs them concurrently.
+struct Recorder {
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
+}
+
+impl Handler for Recorder {
+    async fn handle(
+        &self,
+        tx: &mut PgConnection,
+        message: &IncomingMessage,
+    ) -> Result<(), HandlerError> {
+        let envelope = Envelope::decode(message.body.as_slice())
+            .map_err(|e| HandlerError::Permanent(e.to_string()))?;
+        if envelope.subject == "poison" {
+            return Err(HandlerError::Permanent("poison".into()));
+        }
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        // Later messages of a subject get shorter pauses: run out of order, they would
+        // overtake the earlier ones.
+        let n: i32 = String::from_utf8_lossy(&envelope.payload).parse().unwrap();
+        tokio::time::sleep(Duration::from_millis(2 + (40 - n.min(40)) as u64)).await;
+        let result =
+            sqlx::query("INSERT INTO applied (message_id, subject, n) VALUES ($1, $2, $3)")
+                .bind(&message.message_id)
+                .bind(&envelope.subject)
+                .bind(n)
+                .execute(&mut *tx)
+                .await;
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        result?;
+        Ok(())
+    }
+}
+
+async fn publish(conn: &Connection, message_id: &str, subject: &str, n: i32) {
+    let ch = conn.create_channel().await.unwrap();
+    let body = Envelope {
+        id: message_id.into(),
+        r#type: EVENT.into(),
+        subject: subject.into(),
+        payload: n.to_string().into_bytes(),
+        ..Default::default()
+    }
+    .encode_to_vec();
+    ch.basic_publish(
+        broker::EVENTS_EXCHANGE.into(),
+        EVENT.into(),
+        BasicPublishOptions::default(),
+        &body,
+        BasicProperties::default()
+            .with_message_id(message_id.into())
+            .with_delivery_mode(2),
+    )
+    .await
+    .unwrap();
+    ch.close(200, "published".into()).await.unwrap();
+}
+
+async fn wait_for_rows(pool: &PgPool, n: i64) {
+    for _ in 0..1200 {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM applied")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        if count >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {n} messages applied");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_consumer_applies_once_parks_poison_and_keeps_subject_order() {
+    let env = Env::new().await;
+    let spec = QueueSpec::new("test.events")
+        .bind(broker::EVENTS_EXCHANGE, EVENT)
+        .retry_delays(&[100]);
+    let handler = Arc::new(Recorder {
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+    });
+    let shutdown = CancellationToken::new();
+    let consumer = Consumer {
+        spec: spec.clone(),
+        pool: env.pool.clone(),
+        broker: Broker::new(env.amqp_url.clone(), "test"),
+        handler: handler.clone(),
+        prefetch: 64,
+        concurrency: 8,
+        readiness: Arc::new(Readiness::new()),
+        confirm_timeout: Duration::from_secs(10),
+        link: "broker:test.events",
+    };
+    let running = tokio::spawn(consumer.run(shutdown.clone()));
+
+    let conn = Connection::connect(&env.amqp_url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    // The consumer declares its queue; wait until it exists before publishing.
+    let ch = conn.create_channel().await.unwrap();
+    broker::declare_exchanges(&ch).await.unwrap();
+    broker::declare_queue(&ch, &spec).await.unwrap();
+
+    // The poison message first: it must not hold up what follows.
+    publish(&conn, "poison-1", "poison", 0).await;
+    // 6 subjects × 20 messages, interleaved; then one message sent twice.
+    let mut sent = 0;
+    for n in 1..=20 {
+        for s in 0..6 {
+            publish(&conn, &format!("m-{s}-{n}"), &format!("subject-{s}"), n).await;
+            sent += 1;
+        }
+    }
+    publish(&conn, "twice", "subject-twice", 1).await;
+    publish(&conn, "twice", "subject-twice", 1).await;
+    sent += 1;
+    wait_for_rows(&env.pool, sent).await;
+
+    // The poison message is parked, with its reason.
+    let parked = ch
+        .basic_consume(
+            spec.parked_queue().as_str().into(),
+            "test-parked".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .unwrap()
+        .next()
+        .await
+        .expect("a parked message")
+        .unwrap();
+    assert_eq!(
+        parked.properties.message_id().as_ref().map(|m| m.as_str()),
+        Some("poison-1")
+    );
+    parked.ack(BasicAckOptions::default()).await.unwrap();
+
+    // The duplicate follows its original on the same lane; it has been handled once the
+    // queue holds nothing, neither ready nor unacknowledged.
+    let mut drained = false;
+    for _ in 0..600 {
+        if queue_messages(&env.name, &spec.name) == Some(0) {
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(drained, "the queue did not drain");
+    shutdown.cancel();
+    running.await.unwrap();
+
+    let twice: i64 = sqlx::query_scalar("SELECT count(*) FROM applied WHERE message_id = 'twice'")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(twice, 1, "a redelivered message is applied once");
+    let total: i64 = sqlx::query_scalar("SELECT count(*) FROM applied")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(total, sent);
+
+    // Per subject, applied (commit) order is the order sent.
+    let rows: Vec<(String, i32)> = sqlx::query_as("SELECT subject, n FROM applied ORDER BY seq")
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
+    for s in 0..6 {
+        let subject = format!("subject-{s}");
+        let order: Vec<i32> = rows
+            .iter()
+            .filter(|(subj, _)| *subj == subject)
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(order, (1..=20).collect::<Vec<_>>(), "{subject}");
+    }
+    assert!(
+        handler.max_in_flight.load(Ordering::SeqCst) > 1,
+        "deliveries were applied one at a time"
+    );
+}
