@@ -130,6 +130,7 @@ pub async fn watch_health(
                 reporter.set_service_status(service_name, ServingStatus::NotServing).await;
                 return;
             }
+            _ = readiness.changed() => {}
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }

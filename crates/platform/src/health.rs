@@ -9,6 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct Readiness {
     links: Mutex<BTreeMap<&'static str, bool>>,
     shutting_down: AtomicBool,
+    /// Wakes the health watcher when a link changes, so SERVING is reported as soon as the
+    /// last link comes up instead of at its next periodic check.
+    changed: tokio::sync::Notify,
 }
 
 impl Readiness {
@@ -26,11 +29,19 @@ impl Readiness {
             } else {
                 tracing::warn!(link = name, "dependency link down");
             }
+            self.changed.notify_one();
         }
     }
 
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+        self.changed.notify_one();
+    }
+
+    /// Resolves after the next change of a link or the start of shutdown (or at once when
+    /// one happened since the last call).
+    pub async fn changed(&self) {
+        self.changed.notified().await;
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -76,5 +87,25 @@ mod tests {
         assert!(r.is_ready());
         r.begin_shutdown();
         assert!(!r.is_ready());
+    }
+
+    #[test]
+    fn a_change_wakes_the_watcher_and_a_repeat_does_not() {
+        use futures::FutureExt as _;
+        let r = Readiness::new();
+        r.set("postgres", true);
+        assert!(
+            r.changed().now_or_never().is_some(),
+            "a new link is a change"
+        );
+        r.set("postgres", true);
+        assert!(
+            r.changed().now_or_never().is_none(),
+            "the same state is no change"
+        );
+        r.set("postgres", false);
+        assert!(r.changed().now_or_never().is_some());
+        r.begin_shutdown();
+        assert!(r.changed().now_or_never().is_some());
     }
 }
