@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::Global;
 use crate::client;
+use crate::edit;
 use crate::localtime::format_local;
 use crate::output::{self, OutputFormat, table, truncate};
 use crate::routing::connect;
@@ -147,16 +148,12 @@ pub async fn run(cmd: BodiesCommand, g: &Global) -> Result<()> {
             }
         }
         BodiesCommand::Set(a) => {
-            let current = match c
-                .get_body(pb::GetBodyRequest {
+            let current = edit::found(
+                c.get_body(pb::GetBodyRequest {
                     code: a.code.clone(),
                 })
-                .await
-            {
-                Ok(r) => Some(r.into_inner()),
-                Err(s) if s.code() == tonic::Code::NotFound => None,
-                Err(s) => return Err(s.into()),
-            };
+                .await,
+            )?;
             let body = merge(current, &a);
             let saved = c
                 .upsert_body(client::request(
@@ -201,24 +198,15 @@ pub fn merge(current: Option<pb::Body>, a: &SetArgs) -> pb::Body {
         code: a.code.clone(),
         ..Default::default()
     });
-    let set = |field: &mut String, v: &Option<String>| {
-        if let Some(v) = v {
-            *field = v.clone();
-        }
-    };
-    set(&mut b.kind, &a.kind);
-    set(&mut b.name_kk, &a.name_kk);
-    set(&mut b.name_ru, &a.name_ru);
-    set(&mut b.name_en, &a.name_en);
-    set(&mut b.parent, &a.parent);
-    set(&mut b.district, &a.district);
-    set(&mut b.kato, &a.kato);
-    if !a.competence.is_empty() {
-        b.competence = a.competence.clone();
-    }
-    if !a.territory.is_empty() {
-        b.territory = a.territory.clone();
-    }
+    edit::replace_if_given(&mut b.kind, &a.kind);
+    edit::replace_if_given(&mut b.name_kk, &a.name_kk);
+    edit::replace_if_given(&mut b.name_ru, &a.name_ru);
+    edit::replace_if_given(&mut b.name_en, &a.name_en);
+    edit::replace_if_given(&mut b.parent, &a.parent);
+    edit::replace_if_given(&mut b.district, &a.district);
+    edit::replace_if_given(&mut b.kato, &a.kato);
+    edit::replace_list_if_given(&mut b.competence, &a.competence);
+    edit::replace_list_if_given(&mut b.territory, &a.territory);
     b
 }
 

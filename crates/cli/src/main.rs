@@ -12,6 +12,7 @@ mod calendar;
 mod client;
 mod consultation;
 mod control;
+mod edit;
 mod error;
 mod inbound_cmd;
 mod input;

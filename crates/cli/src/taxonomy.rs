@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 use crate::Global;
 use crate::client;
+use crate::edit;
 use crate::localtime::format_local;
 use crate::output::{self, OutputFormat, table, truncate};
 use crate::routing::connect;
@@ -118,16 +119,12 @@ pub async fn run(cmd: TaxonomyCommand, g: &Global) -> Result<()> {
             print_category(g, &cat)
         }
         TaxonomyCommand::Set(a) => {
-            let current = match c
-                .get_category(pb::GetCategoryRequest {
+            let current = edit::found(
+                c.get_category(pb::GetCategoryRequest {
                     code: a.code.clone(),
                 })
-                .await
-            {
-                Ok(r) => Some(r.into_inner()),
-                Err(s) if s.code() == tonic::Code::NotFound => None,
-                Err(s) => return Err(s.into()),
-            };
+                .await,
+            )?;
             let category = merge(current, &a);
             let saved = c
                 .upsert_category(client::request(
@@ -172,25 +169,16 @@ pub fn merge(current: Option<pb::Category>, a: &SetArgs) -> pb::Category {
         code: a.code.clone(),
         ..Default::default()
     });
-    let set = |field: &mut String, v: &Option<String>| {
-        if let Some(v) = v {
-            *field = v.clone();
-        }
-    };
-    set(&mut c.name_kk, &a.name_kk);
-    set(&mut c.name_ru, &a.name_ru);
-    set(&mut c.name_en, &a.name_en);
-    set(&mut c.description, &a.description);
-    set(&mut c.redirect_to, &a.redirect_to);
-    set(&mut c.legal_basis, &a.legal_basis);
-    set(&mut c.explanation_kk, &a.explanation_kk);
-    set(&mut c.explanation_ru, &a.explanation_ru);
-    if !a.keywords_kk.is_empty() {
-        c.keywords_kk = a.keywords_kk.clone();
-    }
-    if !a.keywords_ru.is_empty() {
-        c.keywords_ru = a.keywords_ru.clone();
-    }
+    edit::replace_if_given(&mut c.name_kk, &a.name_kk);
+    edit::replace_if_given(&mut c.name_ru, &a.name_ru);
+    edit::replace_if_given(&mut c.name_en, &a.name_en);
+    edit::replace_if_given(&mut c.description, &a.description);
+    edit::replace_if_given(&mut c.redirect_to, &a.redirect_to);
+    edit::replace_if_given(&mut c.legal_basis, &a.legal_basis);
+    edit::replace_if_given(&mut c.explanation_kk, &a.explanation_kk);
+    edit::replace_if_given(&mut c.explanation_ru, &a.explanation_ru);
+    edit::replace_list_if_given(&mut c.keywords_kk, &a.keywords_kk);
+    edit::replace_list_if_given(&mut c.keywords_ru, &a.keywords_ru);
     c
 }
 
