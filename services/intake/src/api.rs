@@ -16,10 +16,12 @@ use crate::domain::{
     Locality, NewAppeal, NewAttachment, Officer, Representative, Signatory,
 };
 use crate::register::{RegisterError, Registrar};
+use crate::register_queue::RegisterQueue;
 use crate::storage::{self, AppealFilter, AppealRecord, ConsultationFilter, ConsultationRecord};
 
 pub struct IntakeApi {
     pub registrar: Arc<Registrar>,
+    pub queue: RegisterQueue,
 }
 
 #[tonic::async_trait]
@@ -40,7 +42,7 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         let request_hash = hex::encode(Sha256::digest(req.encode_to_vec()));
         let appeal = new_appeal(req);
         let registration = self
-            .registrar
+            .queue
             .register(request_id.as_deref(), Some(request_hash), appeal)
             .await
             .map_err(register_status)?;
@@ -646,6 +648,9 @@ fn register_status(e: RegisterError) -> Status {
             Status::already_exists("request_id: already used for a different appeal")
         }
         RegisterError::Db(e) => db_status(e),
+        RegisterError::Unavailable => Status::unavailable(
+            "the register is temporarily unavailable; retry with the same request_id",
+        ),
     }
 }
 

@@ -7,6 +7,7 @@ pub mod domain;
 pub mod events;
 pub mod messaging;
 pub mod register;
+pub mod register_queue;
 pub mod settings;
 pub mod storage;
 
@@ -106,13 +107,24 @@ pub async fn run(
         pool.clone(),
         shutdown.clone(),
     ));
-    let api = IntakeServiceServer::new(api::IntakeApi { registrar })
+    let (queue, register_writer) = register_queue::RegisterQueue::start(
+        registrar.clone(),
+        settings.intake.register_batch,
+        settings.intake.register_queue,
+    );
+    let api = IntakeServiceServer::new(api::IntakeApi { registrar, queue })
         .max_decoding_message_size(settings.grpc.max_message_bytes)
         .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "intake serving gRPC");
     let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
     shutdown.cancel();
-    let _ = tokio::join!(relay_task, consumer_task, status_task, health_task);
+    let _ = tokio::join!(
+        relay_task,
+        consumer_task,
+        status_task,
+        health_task,
+        register_writer
+    );
     pool.close().await;
     served?;
     Ok(())

@@ -29,6 +29,9 @@ pub enum RegisterError {
     RequestIdReused,
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The register could not store it now; nothing was kept, so a retry is safe.
+    #[error("the register is temporarily unavailable")]
+    Unavailable,
 }
 
 /// The outcome of a registration.
@@ -56,39 +59,17 @@ pub struct Registrar {
 }
 
 impl Registrar {
-    /// The gRPC path: idempotent on `request_id`.
-    pub async fn register(
+    /// The registration made earlier under `request_id`, if any; a different appeal under
+    /// the same id is refused.
+    pub async fn replay_of(
         &self,
-        request_id: Option<&str>,
-        request_hash: Option<String>,
-        appeal: NewAppeal,
-    ) -> Result<Registration, RegisterError> {
-        if let Some(rid) = request_id {
-            let mut conn = self.pool.acquire().await?;
-            if let Some(existing) = storage::get_by_request_id(&mut conn, rid).await? {
-                return replay(existing, request_hash.as_deref());
-            }
-        }
-        let prepared = self.prepare(appeal)?;
-        let mut tx = self.pool.begin().await?;
-        match self
-            .register_in(&mut tx, prepared, request_id, request_hash.clone())
-            .await
-        {
-            Ok(reg) => {
-                tx.commit().await.map_err(RegisterError::Db)?;
-                Ok(reg)
-            }
-            // A concurrent call with the same request_id won: answer with its appeal.
-            Err(RegisterError::Db(e)) if is_unique_violation(&e) && request_id.is_some() => {
-                drop(tx);
-                let mut conn = self.pool.acquire().await?;
-                match storage::get_by_request_id(&mut conn, request_id.unwrap_or_default()).await? {
-                    Some(existing) => replay(existing, request_hash.as_deref()),
-                    None => Err(RegisterError::Db(e)),
-                }
-            }
-            Err(e) => Err(e),
+        request_id: &str,
+        request_hash: Option<&str>,
+    ) -> Result<Option<Registration>, RegisterError> {
+        let mut conn = self.pool.acquire().await?;
+        match storage::get_by_request_id(&mut conn, request_id).await? {
+            Some(existing) => replay(existing, request_hash).map(Some),
+            None => Ok(None),
         }
     }
 

@@ -57,6 +57,10 @@ pub struct IntakeSettings {
     pub calendar_dir: Option<PathBuf>,
     /// Largest inbound AMQP message, in bytes; larger ones are parked.
     pub max_inbound_bytes: usize,
+    /// Registrations stored and committed together at most (one counter lock, one flush).
+    pub register_batch: usize,
+    /// Registrations waiting for the writer at most; callers beyond wait their turn.
+    pub register_queue: usize,
 }
 
 impl Default for IntakeSettings {
@@ -76,6 +80,8 @@ impl Default for IntakeSettings {
             },
             calendar_dir: None,
             max_inbound_bytes: 32 * 1024 * 1024,
+            register_batch: 128,
+            register_queue: 1024,
         }
     }
 }

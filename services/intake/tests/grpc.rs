@@ -218,6 +218,67 @@ async fn concurrent_registrations_get_gap_free_unique_numbers() {
     svc.stop().await;
 }
 
+/// Registrations arriving together are committed together: one refused inside a batch
+/// gives its number back without taking the others down, and two identical calls racing
+/// each other (same request_id) store one appeal.
+#[tokio::test]
+async fn registrations_committed_together_stay_gap_free_and_single() {
+    let svc = start().await;
+    let channel = common::channel(&svc.addr).await.unwrap();
+    let mut calls = Vec::new();
+    for i in 0..90u32 {
+        let mut c = pb::intake_service_client::IntakeServiceClient::new(channel.clone());
+        let mut req = request(300 + i, &format!("Обращение {i}: нет воды в доме"));
+        if i % 9 == 0 {
+            // Passes the checks made before numbering, fails inside the batch.
+            req.repeated_of = "ALM-1999-999999".into();
+        }
+        calls.push(tokio::spawn(async move {
+            let mut twin = c.clone();
+            let (a, b) = tokio::join!(
+                c.register_appeal(req.clone()),
+                twin.register_appeal(req.clone())
+            );
+            (i, a, b)
+        }));
+    }
+    let mut numbers = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    for call in calls {
+        let (i, a, b) = call.await.unwrap();
+        if i % 9 == 0 {
+            for r in [a, b] {
+                let err = r.unwrap_err();
+                assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+                assert!(err.message().contains("repeated_of"), "{err:?}");
+            }
+            continue;
+        }
+        let (a, b) = (a.unwrap().into_inner(), b.unwrap().into_inner());
+        let id = a.appeal.as_ref().unwrap().id.clone();
+        assert_eq!(id, b.appeal.unwrap().id, "a racing twin got another appeal");
+        assert!(
+            a.replayed != b.replayed,
+            "exactly one of the twins is the original"
+        );
+        ids.insert(id);
+        numbers.insert(a.coupon.unwrap().registration_number);
+    }
+    assert_eq!(ids.len(), 80);
+    let seqs: Vec<i64> = numbers
+        .iter()
+        .map(|n| n.rsplit('-').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(seqs, (1..=80).collect::<Vec<i64>>(), "numbers have gaps");
+    let pool = svc.pool().await;
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM appeals")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 80);
+    svc.stop().await;
+}
+
 #[tokio::test]
 async fn anonymous_appeal_is_registered_then_declined_unless_corruption() {
     let svc = start().await;

@@ -1,0 +1,132 @@
+//! Registrations committed together. Gap-free numbers (reg 5.7) need the office's counter row
+//! locked from the number's allocation to the commit, so concurrent registrations queue on
+//! that lock, each paying a commit. Here one writer takes the registrations waiting at the
+//! moment, numbers and stores each inside its own savepoint (a refused one gives its number
+//! back), and commits them in one transaction: one lock wait and one disk flush per batch.
+//! Nobody is answered before the commit, so an acknowledged appeal is durable.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::domain::NewAppeal;
+use crate::register::{Prepared, RegisterError, Registrar, Registration, is_unique_violation};
+
+struct Pending {
+    prepared: Prepared,
+    request_id: Option<String>,
+    request_hash: Option<String>,
+    reply: oneshot::Sender<Result<Registration, RegisterError>>,
+}
+
+/// The front of the register: the gRPC path goes through it.
+#[derive(Clone)]
+pub struct RegisterQueue {
+    registrar: Arc<Registrar>,
+    sender: mpsc::Sender<Pending>,
+}
+
+impl RegisterQueue {
+    /// Starts the writer. It stops when every clone of the queue is dropped, after writing
+    /// what was already queued.
+    pub fn start(
+        registrar: Arc<Registrar>,
+        max_batch: usize,
+        capacity: usize,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
+        let writer = tokio::spawn(write_batches(registrar.clone(), receiver, max_batch.max(1)));
+        (Self { registrar, sender }, writer)
+    }
+
+    /// Registers one appeal; idempotent on `request_id`.
+    pub async fn register(
+        &self,
+        request_id: Option<&str>,
+        request_hash: Option<String>,
+        appeal: NewAppeal,
+    ) -> Result<Registration, RegisterError> {
+        if let Some(rid) = request_id
+            && let Some(done) = self
+                .registrar
+                .replay_of(rid, request_hash.as_deref())
+                .await?
+        {
+            return Ok(done);
+        }
+        let prepared = self.registrar.prepare(appeal)?;
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            prepared,
+            request_id: request_id.map(str::to_owned),
+            request_hash,
+            reply,
+        };
+        self.sender
+            .send(pending)
+            .await
+            .map_err(|_| RegisterError::Unavailable)?;
+        answer.await.map_err(|_| RegisterError::Unavailable)?
+    }
+}
+
+async fn write_batches(
+    registrar: Arc<Registrar>,
+    mut receiver: mpsc::Receiver<Pending>,
+    max_batch: usize,
+) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while receiver.recv_many(&mut batch, max_batch).await > 0 {
+        metrics::histogram!("bakylau_intake_registration_batch_size").record(batch.len() as f64);
+        write_batch(&registrar, std::mem::take(&mut batch)).await;
+    }
+}
+
+async fn write_batch(registrar: &Registrar, batch: Vec<Pending>) {
+    let mut replies = Vec::with_capacity(batch.len());
+    let outcome: Result<(), sqlx::Error> = async {
+        let mut tx = registrar.pool.begin().await?;
+        for job in batch {
+            let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+            let result = registrar
+                .register_in(
+                    &mut savepoint,
+                    job.prepared,
+                    job.request_id.as_deref(),
+                    job.request_hash.clone(),
+                )
+                .await;
+            if result.is_ok() {
+                savepoint.commit().await?;
+            } else {
+                savepoint.rollback().await?;
+            }
+            replies.push((job.request_id, job.request_hash, job.reply, result));
+        }
+        tx.commit().await
+    }
+    .await;
+    if let Err(e) = outcome {
+        // Nothing of this batch was stored (numbers included); callers retry with their
+        // request_id.
+        tracing::warn!(error = %e, "registration batch rolled back");
+        for (_, _, reply, _) in replies {
+            let _ = reply.send(Err(RegisterError::Unavailable));
+        }
+        return;
+    }
+    for (request_id, request_hash, reply, result) in replies {
+        let answer = match (result, request_id) {
+            // Another call with the same request_id was stored first: answer with its appeal.
+            (Err(RegisterError::Db(e)), Some(rid)) if is_unique_violation(&e) => {
+                match registrar.replay_of(&rid, request_hash.as_deref()).await {
+                    Ok(Some(done)) => Ok(done),
+                    Ok(None) => Err(RegisterError::Db(e)),
+                    Err(other) => Err(other),
+                }
+            }
+            (result, _) => result,
+        };
+        let _ = reply.send(answer);
+    }
+}
