@@ -90,6 +90,8 @@ pub struct BrokerSettings {
     /// Deliveries a consumer applies at once (messages about one appeal stay in order);
     /// at most `prefetch`.
     pub concurrency: u16,
+    /// Deliveries waiting on one lane that are applied in one transaction at most.
+    pub consumer_batch: u16,
     /// Back-off before each retry of a failed message; after the last one it is parked.
     pub retry_delays_ms: Vec<u64>,
     /// Messages the outbox relay publishes per batch.
@@ -104,6 +106,7 @@ impl Default for BrokerSettings {
             password_file: None,
             prefetch: 64,
             concurrency: 16,
+            consumer_batch: 32,
             retry_delays_ms: vec![1_000, 5_000, 30_000],
             relay_batch: 256,
             confirm_timeout_ms: 10_000,

@@ -199,6 +199,7 @@ async fn concurrent_consumer_applies_once_parks_poison_and_keeps_subject_order()
         handler: handler.clone(),
         prefetch: 64,
         concurrency: 8,
+        batch: 8,
         readiness: Arc::new(Readiness::new()),
         confirm_timeout: Duration::from_secs(10),
         link: "broker:test.events",

@@ -100,6 +100,7 @@ pub async fn run_with_clock(
         }),
         prefetch: settings.broker.prefetch,
         concurrency: settings.broker.concurrency,
+        batch: settings.broker.consumer_batch,
         readiness: readiness.clone(),
         confirm_timeout,
         link: "broker:control.appeals",

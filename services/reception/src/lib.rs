@@ -83,6 +83,7 @@ pub async fn run(
         handler: Arc::new(messaging::AppealClosedHandler),
         prefetch: settings.broker.prefetch,
         concurrency: settings.broker.concurrency,
+        batch: settings.broker.consumer_batch,
         readiness: readiness.clone(),
         confirm_timeout,
         link: "broker:reception.appeal_closed",

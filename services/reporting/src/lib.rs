@@ -79,6 +79,7 @@ pub async fn run(
         handler: Arc::new(messaging::EventsHandler),
         prefetch: settings.broker.prefetch,
         concurrency: settings.broker.concurrency,
+        batch: settings.broker.consumer_batch,
         readiness: readiness.clone(),
         confirm_timeout,
         link: "broker:reporting.events",

@@ -178,6 +178,7 @@ pub async fn run(
         }),
         prefetch: settings.broker.prefetch,
         concurrency: settings.broker.concurrency,
+        batch: settings.broker.consumer_batch,
         readiness: readiness.clone(),
         confirm_timeout,
         link: "broker:routing.appeals",

@@ -8,8 +8,11 @@
 //! Deliveries are applied concurrently on `concurrency` lanes. A delivery's lane is chosen
 //! by its handler's ordering key (by default the event's subject, i.e. the appeal), so
 //! messages about one appeal are still applied one after another in delivery order, while
-//! different appeals proceed in parallel. Each delivery is acked on its own, after its
-//! transaction commits.
+//! different appeals proceed in parallel. A lane applies the deliveries already waiting for it
+//! together, up to `batch`: each in its own savepoint of one transaction, so they share one
+//! commit (one disk flush); they are acked after that commit. A delivery that fails inside a
+//! batch is rolled back alone, and it and the ones behind it then take the one-at-a-time path
+//! with its retries, so order and the retry/park rules are as for a single delivery.
 
 use std::future::Future;
 use std::hash::{Hash, Hasher};
@@ -165,6 +168,8 @@ pub struct Consumer<H> {
     pub prefetch: u16,
     /// Deliveries applied at once (lanes); clamped to 1..=prefetch.
     pub concurrency: u16,
+    /// Deliveries of one lane applied in one transaction at most.
+    pub batch: u16,
     pub readiness: Arc<Readiness>,
     pub confirm_timeout: Duration,
     /// Name of the readiness link, e.g. `broker:intake.inbound`.
@@ -301,21 +306,90 @@ impl<H: Handler> Consumer<H> {
                     None => return Ok(()),
                 },
             };
-            let (delivery, message) = delivery;
-            if let Err(e) = self.process(&publish_ch, delivery, message, &stop).await {
+            let mut waiting = vec![delivery];
+            while waiting.len() < usize::from(self.batch.max(1)) {
+                match rx.try_recv() {
+                    Ok(d) => waiting.push(d),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.process_waiting(&publish_ch, waiting, &stop).await {
                 stop.cancel();
                 return Err(e);
             }
         }
     }
 
-    async fn process(
+    /// Applies `waiting` in one transaction; what fails, and what comes after it, goes the
+    /// one-at-a-time way.
+    async fn process_waiting(
         &self,
         publish_ch: &Channel,
-        delivery: Delivery,
-        message: IncomingMessage,
+        waiting: Vec<(Delivery, IncomingMessage)>,
         shutdown: &CancellationToken,
     ) -> Result<(), lapin::Error> {
+        let done = if waiting.len() > 1 {
+            let started = Instant::now();
+            let outcomes = self.apply_together(&waiting).await;
+            let seconds = started.elapsed().as_secs_f64() / outcomes.len().max(1) as f64;
+            metrics::histogram!("bakylau_consumer_batch_size", "queue" => self.spec.name.clone())
+                .record(outcomes.len() as f64);
+            for (outcome, (delivery, _)) in outcomes.iter().zip(&waiting) {
+                self.record(if *outcome { "applied" } else { "duplicate" }, seconds);
+                delivery.ack(BasicAckOptions::default()).await?;
+            }
+            outcomes.len()
+        } else {
+            0
+        };
+        for (delivery, message) in waiting.into_iter().skip(done) {
+            self.process(publish_ch, delivery, message, shutdown)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Applies as many of `waiting` as succeed in a row, each in a savepoint, and commits
+    /// them: true for applied, false for a duplicate. Empty when the transaction itself
+    /// failed (nothing was kept).
+    async fn apply_together(&self, waiting: &[(Delivery, IncomingMessage)]) -> Vec<bool> {
+        let mut outcomes = Vec::with_capacity(waiting.len());
+        let committed: Result<(), HandlerError> = async {
+            let mut tx = self.pool.begin().await?;
+            for (_, message) in waiting {
+                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+                let applied = self
+                    .apply_in(&mut savepoint, message)
+                    .instrument(self.receive_span(message))
+                    .await;
+                match applied {
+                    Ok(applied) => {
+                        savepoint.commit().await?;
+                        outcomes.push(applied);
+                    }
+                    Err(_) => {
+                        savepoint.rollback().await?;
+                        break;
+                    }
+                }
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        .await;
+        match committed {
+            Ok(()) => outcomes,
+            Err(_) => Vec::new(),
+        }
+    }
+
+    fn record(&self, outcome: &'static str, seconds: f64) {
+        metrics::counter!("bakylau_messages_consumed_total", "queue" => self.spec.name.clone(), "outcome" => outcome).increment(1);
+        metrics::histogram!("bakylau_message_processing_seconds", "queue" => self.spec.name.clone())
+            .record(seconds);
+    }
+
+    fn receive_span(&self, message: &IncomingMessage) -> tracing::Span {
         let span = tracing::info_span!(
             "amqp.receive",
             otel.name = %format!("{} receive", message.message_type),
@@ -326,6 +400,17 @@ impl<H: Handler> Consumer<H> {
             attempt = message.attempt,
         );
         telemetry::set_parent_from_amqp(&span, Some(&message.headers));
+        span
+    }
+
+    async fn process(
+        &self,
+        publish_ch: &Channel,
+        delivery: Delivery,
+        message: IncomingMessage,
+        shutdown: &CancellationToken,
+    ) -> Result<(), lapin::Error> {
+        let span = self.receive_span(&message);
         let started = Instant::now();
         let outcome = self
             .apply_with_retries_in_place(publish_ch, &message, shutdown)
@@ -338,9 +423,7 @@ impl<H: Handler> Consumer<H> {
             Ok(Outcome::Parked) => "parked",
             Err(_) => "requeued",
         };
-        metrics::counter!("bakylau_messages_consumed_total", "queue" => self.spec.name.clone(), "outcome" => label).increment(1);
-        metrics::histogram!("bakylau_message_processing_seconds", "queue" => self.spec.name.clone())
-            .record(started.elapsed().as_secs_f64());
+        self.record(label, started.elapsed().as_secs_f64());
         match outcome {
             Ok(_) => {
                 delivery.ack(BasicAckOptions::default()).await?;
@@ -400,6 +483,18 @@ impl<H: Handler> Consumer<H> {
     /// True when applied, false when it was a duplicate.
     async fn apply_once(&self, message: &IncomingMessage) -> Result<bool, HandlerError> {
         let mut tx = self.pool.begin().await?;
+        let applied = self.apply_in(&mut tx, message).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+
+    /// Records the message in the inbox and applies it, unless the inbox had it already:
+    /// true when applied, false for a duplicate.
+    async fn apply_in(
+        &self,
+        tx: &mut PgConnection,
+        message: &IncomingMessage,
+    ) -> Result<bool, HandlerError> {
         let inserted = sqlx::query(
             "INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         )
@@ -409,12 +504,10 @@ impl<H: Handler> Consumer<H> {
         .await?
         .rows_affected();
         if inserted == 0 {
-            tx.commit().await?;
             tracing::debug!(queue = %self.spec.name, "duplicate delivery skipped");
             return Ok(false);
         }
-        self.handler.handle(&mut tx, message).await?;
-        tx.commit().await?;
+        self.handler.handle(tx, message).await?;
         Ok(true)
     }
 
