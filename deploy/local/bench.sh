@@ -5,6 +5,8 @@
 # Honours CARGO_TARGET_DIR (binaries in $CARGO_TARGET_DIR/release).
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"
+# The load comes from one client: lift intake's per-caller registration limit for it.
+export BAKYLAU_INTAKE__INTAKE__REGISTER_RATE__PER_SECOND="${BAKYLAU_INTAKE__INTAKE__REGISTER_RATE__PER_SECOND:-0}"
 "$REPO/deploy/local/up.sh" >/dev/null
 say "benchmarking (a few minutes; progress on stderr)"
 BIN="${CARGO_TARGET_DIR:-$REPO/target}/release"

@@ -69,3 +69,35 @@ REVOKE ALL ON SCHEMA $svc FROM PUBLIC;
 SQL
   done
 }
+
+# The local identity provider: an ES256 dev key and its JWKS in .run/, which the services
+# trust (config/<service>.toml, [grpc.auth]) and the CLI, `bakylau load` and the benchmark
+# sign their tokens with. Never a production key.
+DEV_SIGNING_KEY="$RUN_DIR/dev-signing-key.pem"
+DEV_JWKS="$RUN_DIR/dev-jwks.json"
+export BAKYLAU_DEV_SIGNING_KEY="$DEV_SIGNING_KEY"
+export BAKYLAU_DEV_ISSUER="bakylau-local"
+export BAKYLAU_DEV_KEY_ID="bakylau-local-1"
+
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+
+ensure_dev_key() {
+  mkdir -p "$RUN_DIR"
+  if [ -s "$DEV_SIGNING_KEY" ] && [ -s "$DEV_JWKS" ]; then return; fi
+  command -v openssl >/dev/null 2>&1 || apt_install openssl
+  say "creating the local dev signing key (.run/dev-signing-key.pem)"
+  (umask 077 && openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+    -out "$DEV_SIGNING_KEY.tmp" 2>/dev/null && \
+    openssl pkcs8 -topk8 -nocrypt -in "$DEV_SIGNING_KEY.tmp" -out "$DEV_SIGNING_KEY")
+  rm -f "$DEV_SIGNING_KEY.tmp"
+  # The uncompressed point is the last 65 bytes of the SubjectPublicKeyInfo: 04 | x | y.
+  local point x y
+  point="$(mktemp)"
+  openssl ec -in "$DEV_SIGNING_KEY" -pubout -outform DER 2>/dev/null | tail -c 64 >"$point"
+  x="$(head -c 32 "$point" | b64url)"
+  y="$(tail -c 32 "$point" | b64url)"
+  rm -f "$point"
+  cat >"$DEV_JWKS" <<JWKS
+{"keys":[{"kty":"EC","crv":"P-256","alg":"ES256","use":"sig","kid":"$BAKYLAU_DEV_KEY_ID","x":"$x","y":"$y"}]}
+JWKS
+}

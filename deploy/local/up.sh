@@ -9,6 +9,7 @@ cd "$REPO"
 ensure_postgres
 ensure_rabbitmq
 ensure_database
+ensure_dev_key
 
 say "building (release)"
 cargo build --release --locked --bins
@@ -35,6 +36,8 @@ cat <<MSG
 
 Bakylau is up. Logs: $RUN_DIR/logs/<service>.log
   CLI:   export PATH="$BIN:\$PATH"
+         export BAKYLAU_DEV_SIGNING_KEY="$DEV_SIGNING_KEY"   # the CLI mints tokens with it
+         bakylau token mint --role head                     # or: a token by hand
          bakylau appeal submit --kind application --iin 900101300017 --name "Айгерім Сапарова" \\
            --phone +77015550000 --address "Талгар, Абай 1" --district talgar \\
            --text "Прошу отремонтировать дорогу" --officer-name "Registrar" --officer-position "specialist"

@@ -2,7 +2,9 @@
 //! test gets its own Postgres database and RabbitMQ vhost on the machine's real servers,
 //! so tests run in parallel without seeing each other.
 
+pub mod auth;
 pub mod otlp;
+pub mod private;
 pub mod process;
 
 use std::process::Command;

@@ -37,6 +37,8 @@ impl ServiceProcess {
         let file = std::fs::File::create(&log)?;
         let child = Command::new(binary(service)?)
             .env("BAKYLAU_CONFIG_DIR", log_dir)
+            // Trusts the test key (tests/keys) unless `env` says otherwise.
+            .envs(crate::auth::env(service))
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdin(Stdio::null())
             .stdout(file.try_clone()?)
@@ -47,6 +49,42 @@ impl ServiceProcess {
             log,
             child,
         })
+    }
+
+    /// Starts `bakylau-<service>` as [`ServiceProcess::spawn`] does, appending to
+    /// `<log_dir>/<log_name>.log`: replicas and restarts of one service keep separate,
+    /// complete logs.
+    pub fn spawn_as(
+        service: &str,
+        log_name: &str,
+        env: &[(String, String)],
+        log_dir: &Path,
+    ) -> anyhow::Result<Self> {
+        let log = log_dir.join(format!("{log_name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)?;
+        let child = Command::new(binary(service)?)
+            .env("BAKYLAU_CONFIG_DIR", log_dir)
+            // Trusts the test key (tests/keys) unless `env` says otherwise.
+            .envs(crate::auth::env(service))
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(file.try_clone()?)
+            .stderr(file)
+            .spawn()?;
+        Ok(Self {
+            service: service.to_owned(),
+            log,
+            child,
+        })
+    }
+
+    /// `kill -9`: no shutdown hook runs, as when a node dies.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     pub fn pid(&self) -> u32 {

@@ -104,7 +104,11 @@ async fn a_sender_follows_its_appeal_from_submission_to_the_closing_answer() {
 
     // The lead body's executor answers, a controller accepts.
     let answer_text = "Ремонт дороги по улице Абая будет выполнен до 15 июня, подрядчик определён.";
-    let mut control = ControlServiceClient::new(common::channel(&stack.control).await);
+    let mut control = bakylau_testkit::auth::wrap(
+        bakylau_testkit::auth::Role::Controller,
+        ControlServiceClient::new,
+        common::channel(&stack.control).await,
+    );
     control
         .submit_answer(common::as_caller(
             ctl::SubmitAnswerRequest {

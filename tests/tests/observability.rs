@@ -142,8 +142,11 @@ async fn one_trace_per_appeal_and_no_personal_data_anywhere() {
         text_marker: "құпия-белгі-5531",
     };
     let mut tap = env.event_tap(&["appeal.assigned"]).await.unwrap();
-    let mut intake =
-        pb::intake_service_client::IntakeServiceClient::new(common::channel(&addr("intake")).await);
+    let mut intake = bakylau_testkit::auth::wrap(
+        bakylau_testkit::auth::Role::Registrar,
+        pb::intake_service_client::IntakeServiceClient::new,
+        common::channel(&addr("intake")).await,
+    );
     let registered = intake
         .register_appeal(pb::RegisterAppealRequest {
             request_id: uuid::Uuid::now_v7().to_string(),

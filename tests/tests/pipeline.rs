@@ -54,8 +54,11 @@ async fn an_appeal_goes_from_registration_to_closing_with_one_rework() {
         .event_tap(&["appeal.routed", "appeal.assigned", "appeal.closed"])
         .await
         .unwrap();
-    let mut intake =
-        pb::intake_service_client::IntakeServiceClient::new(common::channel(&stack.intake).await);
+    let mut intake = bakylau_testkit::auth::wrap(
+        bakylau_testkit::auth::Role::Registrar,
+        pb::intake_service_client::IntakeServiceClient::new,
+        common::channel(&stack.intake).await,
+    );
     let registered = intake
         .register_appeal(road_complaint(common::valid_iin(11)))
         .await
@@ -87,7 +90,11 @@ async fn an_appeal_goes_from_registration_to_closing_with_one_rework() {
     assert_eq!(assigned.envelope.r#type, "appeal.assigned");
     let assigned = ev::AppealAssigned::decode(assigned.envelope.payload.as_slice()).unwrap();
     assert_eq!(assigned.lead_executor, "akimat.talgar");
-    let mut control = ControlServiceClient::new(common::channel(&stack.control).await);
+    let mut control = bakylau_testkit::auth::wrap(
+        bakylau_testkit::auth::Role::Controller,
+        ControlServiceClient::new,
+        common::channel(&stack.control).await,
+    );
     let assignment = control
         .get_assignment(common::as_caller(
             ctl::GetAssignmentRequest {
@@ -247,7 +254,11 @@ async fn an_appeal_goes_from_registration_to_closing_with_one_rework() {
         from_date: (registered_on - chrono::Days::new(7)).to_string(),
         to_date: (registered_on + chrono::Days::new(7)).to_string(),
     });
-    let mut reporting = ReportingServiceClient::new(common::channel(&stack.reporting).await);
+    let mut reporting = bakylau_testkit::auth::wrap(
+        bakylau_testkit::auth::Role::Controller,
+        ReportingServiceClient::new,
+        common::channel(&stack.reporting).await,
+    );
     let shown = bakylau_testkit::eventually(Duration::from_secs(60), || {
         let mut reporting = reporting.clone();
         let period = period.clone();

@@ -21,7 +21,11 @@ async fn an_appeal_raised_at_a_reception_is_routed_and_assigned() {
         .event_tap(&["appeal.routed", "appeal.assigned"])
         .await
         .unwrap();
-    let mut reception = ReceptionServiceClient::new(common::channel(&stack.reception).await);
+    let mut reception = bakylau_testkit::auth::wrap(
+        bakylau_testkit::auth::Role::Controller,
+        ReceptionServiceClient::new,
+        common::channel(&stack.reception).await,
+    );
     reception
         .save_official(pb::SaveOfficialRequest {
             official: Some(pb::Official {

@@ -110,12 +110,22 @@ pub async fn run(
         })
     };
 
-    let intake = bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient::new(
-        tonic::transport::Endpoint::from_shared(intake_addr.to_owned())?
-            .connect()
-            .await
-            .context("connecting to intake")?,
-    );
+    let authorization: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+        format!("Bearer {}", bench_token()?)
+            .parse()
+            .context("the token is not valid metadata")?;
+    let intake =
+        bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient::with_interceptor(
+            tonic::transport::Endpoint::from_shared(intake_addr.to_owned())?
+                .connect()
+                .await
+                .context("connecting to intake")?,
+            move |mut r: tonic::Request<()>| {
+                r.metadata_mut()
+                    .insert("authorization", authorization.clone());
+                Ok(r)
+            },
+        );
     let factory = Arc::new(AppealFactory::routable(seed)?);
     let on_accepted = {
         let ledger = ledger.clone();
@@ -181,4 +191,30 @@ pub async fn run(
         throughput,
         latency_us,
     })
+}
+
+/// The registrar token the benchmark registers with: `BAKYLAU_TOKEN`, else one minted from
+/// the local dev key that `deploy/local/up.sh` writes and exports.
+fn bench_token() -> Result<String> {
+    if let Ok(t) = std::env::var("BAKYLAU_TOKEN")
+        && !t.trim().is_empty()
+    {
+        return Ok(t.trim().to_owned());
+    }
+    let key = std::env::var("BAKYLAU_DEV_SIGNING_KEY")
+        .context("set BAKYLAU_TOKEN, or BAKYLAU_DEV_SIGNING_KEY (deploy/local/up.sh)")?;
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    let minter = bakylau_platform::auth::TokenMinter::from_file(
+        std::path::Path::new(&key),
+        Some(var("BAKYLAU_DEV_KEY_ID", "bakylau-local-1")),
+        &var("BAKYLAU_DEV_ISSUER", "bakylau-local"),
+        &var("BAKYLAU_AUDIENCE", "bakylau"),
+    )?;
+    Ok(minter.mint(
+        "bench",
+        bakylau_platform::auth::Role::Registrar,
+        None,
+        None,
+        Duration::from_secs(4 * 3600),
+    )?)
 }

@@ -3,8 +3,12 @@
 
 use std::time::Duration;
 
+use std::sync::OnceLock;
+
 use anyhow::Result;
 use bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::error::{Unreachable, usage};
@@ -15,36 +19,56 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Deadline of one call; the server sees it and stops work past it.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub type Intake = IntakeServiceClient<Channel>;
+/// The caller's bearer token (`BAKYLAU_TOKEN` or `--token-file`), set once at start.
+static TOKEN: OnceLock<MetadataValue<Ascii>> = OnceLock::new();
+
+/// Sets the token every call carries; an error when it is not valid metadata.
+pub fn set_token(token: &str) -> Result<()> {
+    let value: MetadataValue<Ascii> = format!("Bearer {}", token.trim())
+        .parse()
+        .map_err(|_| usage("the token has characters a token cannot have"))?;
+    let _ = TOKEN.set(value);
+    Ok(())
+}
+
+/// Puts the caller's bearer token on every call of a client.
+#[derive(Debug, Clone, Copy)]
+pub struct Bearer;
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = TOKEN.get() {
+            request.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel whose calls carry the caller's token.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+pub type Intake = IntakeServiceClient<Authed>;
 
 pub async fn intake(addr: &str) -> Result<Intake> {
-    let channel = connect("intake", addr, CONNECT_TIMEOUT, CALL_TIMEOUT).await?;
+    let channel = channel("intake", addr).await?;
     Ok(IntakeServiceClient::new(channel)
         .max_decoding_message_size(MAX_MESSAGE_BYTES)
         .max_encoding_message_size(MAX_MESSAGE_BYTES))
 }
 
-/// A channel to `service` at `addr` with the usual timeouts.
-pub async fn channel(service: &'static str, addr: &str) -> Result<Channel> {
-    connect(service, addr, CONNECT_TIMEOUT, CALL_TIMEOUT).await
+/// A channel to `service` at `addr` with the usual timeouts, its calls carrying the token.
+pub async fn channel(service: &'static str, addr: &str) -> Result<Authed> {
+    let channel = connect(service, addr, CONNECT_TIMEOUT, CALL_TIMEOUT).await?;
+    Ok(InterceptedService::new(channel, Bearer))
 }
 
-/// A request carrying the caller's identity in metadata (`x-bakylau-user`, `x-bakylau-role`,
-/// `x-bakylau-body`), which the services use for access until token authentication exists.
-pub fn request<T>(message: T, g: &crate::Global) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    let meta = request.metadata_mut();
-    let pairs = [
-        ("x-bakylau-user", Some(g.user.as_str())),
-        ("x-bakylau-role", Some(g.role.as_str())),
-        ("x-bakylau-body", g.body.as_deref()),
-    ];
-    for (key, value) in pairs {
-        if let Some(v) = value.and_then(|v| v.parse().ok()) {
-            meta.insert(key, v);
-        }
-    }
-    request
+/// A request to a service. Who is calling is the bearer token's (verified by the service),
+/// which the channel adds; nothing in the request itself names the caller.
+pub fn request<T>(message: T, _g: &crate::Global) -> tonic::Request<T> {
+    tonic::Request::new(message)
 }
 
 /// A channel to `service` at `addr`; a failure to connect is an [`Unreachable`].

@@ -6,7 +6,6 @@ use bakylau_proto::control::v1 as pb;
 use bakylau_proto::control::v1::control_service_client::ControlServiceClient;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 
 use crate::Global;
 use crate::client;
@@ -196,7 +195,7 @@ pub struct LetterArgs {
     pub id: String,
 }
 
-pub type Control = ControlServiceClient<Channel>;
+pub type Control = ControlServiceClient<client::Authed>;
 
 pub async fn connect(g: &Global) -> Result<Control> {
     let ch = client::channel("control", &g.control).await?;

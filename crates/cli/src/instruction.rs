@@ -8,7 +8,6 @@ use bakylau_proto::control::v1::instruction_service_client::InstructionServiceCl
 use bakylau_proto::intake::v1 as intake_pb;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::Global;
@@ -404,7 +403,7 @@ fn check_result(a: CheckResultArgs, outcome: &str) -> pb::RecordCheckResultReque
     }
 }
 
-async fn connect(g: &Global) -> Result<InstructionServiceClient<Channel>> {
+async fn connect(g: &Global) -> Result<InstructionServiceClient<client::Authed>> {
     Ok(InstructionServiceClient::new(
         client::channel("control", &g.control).await?,
     ))

@@ -25,6 +25,7 @@ mod report;
 mod routing;
 mod status;
 mod taxonomy;
+mod token;
 mod vocab;
 
 /// Bakylau: register citizens' and companies' appeals, look them up, log consultations.
@@ -90,7 +91,27 @@ pub struct Global {
         value_name = "ADDR"
     )]
     pub reporting: String,
-    /// Who is calling (user id sent to the services as `x-bakylau-user`)
+    /// Bearer token file from the identity provider (else `BAKYLAU_TOKEN`)
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_TOKEN_FILE",
+        value_name = "FILE"
+    )]
+    pub token_file: Option<std::path::PathBuf>,
+    /// Bearer token from the identity provider (environment only, never on the command line)
+    #[arg(
+        long = "token",
+        env = "BAKYLAU_TOKEN",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    #[command(flatten)]
+    pub dev: token::DevKey,
+    /// Who is calling: the subject of a token minted from the dev key
+
     #[arg(
         long = "user",
         global = true,
@@ -100,7 +121,7 @@ pub struct Global {
         value_name = "USER"
     )]
     pub user: String,
-    /// Caller's role: registrar, executor, controller, head, analyst, auditor
+    /// Role of a token minted from the dev key: registrar, executor, controller, head, analyst, auditor, integration, system
     #[arg(
         long,
         global = true,
@@ -110,7 +131,7 @@ pub struct Global {
         value_name = "ROLE"
     )]
     pub role: String,
-    /// Caller's body code (an executor sees only its own body's appeals)
+    /// Body of a minted executor token (an executor sees only its own body's appeals)
     #[arg(
         long,
         global = true,
@@ -172,6 +193,9 @@ enum Command {
     /// For other government systems: send an appeal over the broker, watch its status updates
     #[command(subcommand)]
     Inbound(inbound_cmd::InboundCommand),
+    /// Bearer tokens: mint one from the local dev key
+    #[command(subcommand)]
+    Token(token::TokenCommand),
 }
 
 fn main() -> ExitCode {
@@ -184,6 +208,7 @@ fn main() -> ExitCode {
         Err(e) => return error::exit(Err(e.into())),
     };
     let result = runtime.block_on(async {
+        token::install(&cli.global)?;
         match cli.command {
             Command::Appeal(cmd) => appeal::run(cmd, &cli.global).await,
             Command::Consultation(cmd) => consultation::run(cmd, &cli.global).await,
@@ -199,6 +224,7 @@ fn main() -> ExitCode {
             Command::Taxonomy(cmd) => taxonomy::run(cmd, &cli.global).await,
             Command::Bodies(cmd) => bodies::run(cmd, &cli.global).await,
             Command::Inbound(cmd) => inbound_cmd::run(cmd, &cli.global).await,
+            Command::Token(cmd) => token::run(cmd, &cli.global).await,
         }
     });
     error::exit(result)

@@ -7,7 +7,6 @@ use bakylau_proto::reception::v1 as pb;
 use bakylau_proto::reception::v1::reception_service_client::ReceptionServiceClient;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 use uuid::Uuid;
 
 use crate::Global;
@@ -439,7 +438,7 @@ pub struct NotificationsArgs {
     pub limit: u32,
 }
 
-type Client = ReceptionServiceClient<Channel>;
+type Client = ReceptionServiceClient<client::Authed>;
 
 async fn connect(g: &Global) -> Result<Client> {
     Ok(ReceptionServiceClient::new(

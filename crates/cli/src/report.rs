@@ -189,7 +189,7 @@ pub struct SemiannualArgs {
     pub out: Option<PathBuf>,
 }
 
-async fn connect(g: &Global) -> Result<ReportingServiceClient<tonic::transport::Channel>> {
+async fn connect(g: &Global) -> Result<ReportingServiceClient<client::Authed>> {
     let channel = client::channel("reporting", &g.reporting).await?;
     Ok(ReportingServiceClient::new(channel).max_decoding_message_size(64 * 1024 * 1024))
 }

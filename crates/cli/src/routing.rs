@@ -7,14 +7,13 @@ use bakylau_proto::routing::v1 as pb;
 use bakylau_proto::routing::v1::routing_service_client::RoutingServiceClient;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
-use tonic::transport::Channel;
 
 use crate::Global;
 use crate::client;
 use crate::localtime::format_local;
 use crate::output::{self, OutputFormat, table, truncate};
 
-pub type Routing = RoutingServiceClient<Channel>;
+pub type Routing = RoutingServiceClient<client::Authed>;
 
 pub async fn connect(g: &Global) -> Result<Routing> {
     Ok(RoutingServiceClient::new(

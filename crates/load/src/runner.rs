@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use hdrhistogram::Histogram;
 use tokio::sync::Semaphore;
-use tonic::transport::Channel;
 
 use crate::AppealFactory;
 
@@ -70,13 +69,21 @@ struct Shared {
 /// Runs `plan` against `client`. `on_accepted(appeal_id, started)` is called for every
 /// registration intake acknowledged, with the moment its call started; `on_progress` about
 /// every second.
-pub async fn run(
-    client: IntakeServiceClient<Channel>,
+pub async fn run<T>(
+    client: IntakeServiceClient<T>,
     factory: Arc<AppealFactory>,
     plan: LoadPlan,
     on_accepted: OnAccepted,
     mut on_progress: impl FnMut(&Progress),
-) -> LoadReport {
+) -> LoadReport
+where
+    // Any transport: a plain channel, or one whose calls carry a bearer token.
+    T: tonic::client::GrpcService<tonic::body::Body> + Clone + Send + 'static,
+    T::Error: Into<tonic::codegen::StdError>,
+    T::Future: Send,
+    T::ResponseBody: tonic::codegen::Body<Data = tonic::codegen::Bytes> + Send + 'static,
+    <T::ResponseBody as tonic::codegen::Body>::Error: Into<tonic::codegen::StdError> + Send,
+{
     let shared = Arc::new(Mutex::new(Shared {
         sent: 0,
         accepted: 0,

@@ -104,7 +104,7 @@ impl Default for BrokerSettings {
         Self {
             url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
             password_file: None,
-            prefetch: 64,
+            prefetch: 256,
             concurrency: 16,
             consumer_batch: 32,
             retry_delays_ms: vec![1_000, 5_000, 30_000],
@@ -132,6 +132,10 @@ pub struct GrpcSettings {
     pub max_message_bytes: usize,
     /// Server-side ceiling on any call's time, whatever deadline the client gave.
     pub request_timeout_ms: u64,
+    /// How callers' bearer tokens are verified (required; see `auth`).
+    pub auth: crate::auth::AuthSettings,
+    /// This service's own token for calls to other services.
+    pub identity: crate::auth::IdentitySettings,
 }
 
 impl GrpcSettings {
@@ -140,6 +144,8 @@ impl GrpcSettings {
             listen: listen.into(),
             max_message_bytes: 32 * 1024 * 1024,
             request_timeout_ms: 30_000,
+            auth: Default::default(),
+            identity: Default::default(),
         }
     }
 }

@@ -14,13 +14,17 @@ use tonic::transport::server::{Router, TcpIncoming};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use crate::auth::{AuthLayer, Policy, Verifier};
 use crate::config::GrpcSettings;
 use crate::grpc_metrics::{self, GrpcMetricsLayer};
 use crate::health::Readiness;
 use crate::telemetry;
 
-/// The server router every service builds on: its calls are counted and timed.
-pub type MeteredRouter = Router<tower_layer::Stack<GrpcMetricsLayer, tower_layer::Identity>>;
+/// The server router every service builds on: its calls are counted and timed, and every
+/// call but health and reflection needs a verified bearer token the policy allows.
+pub type MeteredRouter = Router<
+    tower_layer::Stack<AuthLayer, tower_layer::Stack<GrpcMetricsLayer, tower_layer::Identity>>,
+>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum GrpcError {
@@ -33,16 +37,24 @@ pub enum GrpcError {
     },
     #[error("gRPC server: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
 }
 
 /// A server router with health and reflection already added; the service adds its own.
 /// Health starts NOT_SERVING (tonic-health would report `""` as serving) until
 /// `watch_health` has seen every dependency up. Every call, health and reflection
 /// included, is counted by method and code under the service's label (`intake`, ...).
+/// Every other call is authenticated against `settings.auth` and authorised by `policy`
+/// (refusals are counted too: the auth layer sits inside the metrics layer).
 pub async fn router(
     settings: &GrpcSettings,
     service_name: &'static str,
+    policy: Policy,
 ) -> Result<(MeteredRouter, HealthReporter), GrpcError> {
+    let verifier = Verifier::load(&settings.auth).await?;
+    // Reloads the JWKS (key rotation) for the life of the process.
+    tokio::spawn(verifier.clone().refresh(CancellationToken::new()));
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_service_status("", ServingStatus::NotServing)
@@ -64,10 +76,13 @@ pub async fn router(
     let router = Server::builder()
         .timeout(Duration::from_millis(settings.request_timeout_ms))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        // Bounded work per client connection (issue 9): h2 would otherwise accept any number.
+        .max_concurrent_streams(Some(crate::limits::MAX_STREAMS_PER_CONNECTION))
         .trace_fn(telemetry::grpc_server_span)
         .layer(GrpcMetricsLayer::new(grpc_metrics::service_label(
             service_name,
         )))
+        .layer(AuthLayer::new(verifier, policy))
         .add_service(health)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha);

@@ -2,12 +2,14 @@
 //! service's own schema, RabbitMQ (topology, outbox relay, inbox consumer) and the gRPC
 //! bootstrap (health, reflection, shutdown).
 
+pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod db;
 pub mod grpc;
 pub mod grpc_metrics;
 pub mod health;
+pub mod limits;
 pub mod telemetry;
 
 pub use tokio_util::sync::CancellationToken;

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bakylau_platform::CancellationToken;
+use bakylau_platform::auth::{AuthSettings, MethodPolicy, Role, TokenMinter};
 use bakylau_platform::config::GrpcSettings;
 use bakylau_platform::grpc;
 use bakylau_platform::grpc_metrics::{self, REQUEST_DURATION, REQUESTS_TOTAL};
@@ -51,11 +52,38 @@ impl tonic::codegen::Service<http::Request<Body>> for Refusing {
     }
 }
 
+const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys");
+const POLICY: &[MethodPolicy] = &[MethodPolicy {
+    path: "/bakylau.probe.v1.Probe/Submit",
+    roles: &[Role::Registrar],
+}];
+
+/// `Bearer <token>` for a registrar, signed with the test key.
+fn bearer() -> tonic::metadata::MetadataValue<tonic::metadata::Ascii> {
+    let minter = TokenMinter::from_file(
+        std::path::Path::new(&format!("{KEYS}/test-signing-key.pem")),
+        Some("bakylau-test-1".into()),
+        "metrics-test",
+        "bakylau",
+    )
+    .unwrap();
+    let token = minter
+        .mint("r", Role::Registrar, None, None, Duration::from_secs(60))
+        .unwrap();
+    format!("Bearer {token}").parse().unwrap()
+}
+
 /// A server labelled `service` with health, reflection and `Refusing`, on a loopback port.
 async fn serve(grpc_service_name: &'static str) -> (Channel, CancellationToken) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (router, _reporter) = grpc::router(&GrpcSettings::with_listen(""), grpc_service_name)
+    let mut settings = GrpcSettings::with_listen("");
+    settings.auth = AuthSettings {
+        jwks: format!("{KEYS}/test-jwks.json"),
+        issuer: "metrics-test".into(),
+        ..Default::default()
+    };
+    let (router, _reporter) = grpc::router(&settings, grpc_service_name, POLICY)
         .await
         .unwrap();
     let shutdown = CancellationToken::new();
@@ -87,9 +115,11 @@ fn sample(rendered: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
 async fn call_unary(channel: Channel, path: &'static str) -> tonic::Status {
     let mut client = tonic::client::Grpc::new(channel);
     client.ready().await.unwrap();
+    let mut request = tonic::Request::new(());
+    request.metadata_mut().insert("authorization", bearer());
     client
         .unary::<(), (), _>(
-            tonic::Request::new(()),
+            request,
             http::uri::PathAndQuery::from_static(path),
             tonic_prost::ProstCodec::default(),
         )

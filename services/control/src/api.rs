@@ -33,6 +33,9 @@ pub fn invalid(field: &str, message: &str) -> Status {
 }
 
 fn db_status(e: sqlx::Error) -> Status {
+    if let Some(status) = bakylau_platform::db::bad_input(&e) {
+        return status;
+    }
     if bakylau_platform::db::is_unavailable(&e) {
         tracing::warn!(error = %e, "database unavailable");
         Status::unavailable("control is temporarily unavailable; retry")
@@ -287,7 +290,7 @@ impl ControlApi {
         let mut tx = self.control.pool.begin().await.map_err(db_status)?;
         edit(&mut tx).await?;
         let (version, cal) =
-            calendar_store::finish_edit(&mut tx, now, &c.user, action, &detail, reason)
+            calendar_store::finish_edit(&mut tx, now, &c.subject, action, &detail, reason)
                 .await
                 .map_err(|e| match e {
                     calendar_store::CalendarStoreError::Db(e) => db_status(e),
@@ -297,7 +300,7 @@ impl ControlApi {
                     ),
                 })?;
         tx.commit().await.map_err(db_status)?;
-        tracing::info!(action, version, user = %c.user, "calendar edited");
+        tracing::info!(action, version, user = %c.subject, "calendar edited");
         let out = self.calendar_year(&cal, year);
         self.control.calendar.replace(version, cal);
         Ok(out)
@@ -438,7 +441,7 @@ impl pb::control_service_server::ControlService for ControlApi {
             .control
             .submit_answer(
                 id,
-                &c.user,
+                &c.subject,
                 c.body.as_deref().unwrap_or(""),
                 &req.text,
                 &req.measures_taken,
@@ -460,7 +463,7 @@ impl pb::control_service_server::ControlService for ControlApi {
         let new_due = date_field("new_due_date", &req.new_due_date)?;
         let a = self
             .control
-            .review(id, &c.user, req.accept, &req.remarks, new_due)
+            .review(id, &c.subject, req.accept, &req.remarks, new_due)
             .await?;
         tracing::info!(appeal_id = %id, accept = req.accept, status = %a.status, "answer reviewed");
         Ok(Response::new(self.with_answer(&a).await?))
@@ -477,7 +480,7 @@ impl pb::control_service_server::ControlService for ControlApi {
         let new_due = date_field("new_due_date", &req.new_due_date)?;
         let a = self
             .control
-            .sign_off(id, &c.user, req.approve, &req.remarks, new_due)
+            .sign_off(id, &c.subject, req.approve, &req.remarks, new_due)
             .await?;
         Ok(Response::new(self.with_answer(&a).await?))
     }
@@ -495,7 +498,7 @@ impl pb::control_service_server::ControlService for ControlApi {
         let id = appeal_id("appeal_id", &req.appeal_id)?;
         let a = self
             .control
-            .set_akim_control(id, &c.user, req.under_control, &req.note)
+            .set_akim_control(id, &c.subject, req.under_control, &req.note)
             .await?;
         Ok(Response::new(self.with_answer(&a).await?))
     }
@@ -517,7 +520,7 @@ impl pb::control_service_server::ControlService for ControlApi {
         }
         let a = self
             .control
-            .extend(id, &c.user, new_due, &req.reason, &req.decided_by)
+            .extend(id, &c.subject, new_due, &req.reason, &req.decided_by)
             .await?;
         tracing::info!(appeal_id = %id, due = %new_due, "deadline extended");
         Ok(Response::new(self.with_answer(&a).await?))
@@ -882,7 +885,7 @@ impl pb::control_service_server::ControlService for ControlApi {
         let old = storage::policy(&mut tx, &self.control.settings.policy)
             .await
             .map_err(db_status)?;
-        storage::save_policy(&mut tx, &policy, &c.user, now)
+        storage::save_policy(&mut tx, &policy, &c.subject, now)
             .await
             .map_err(db_status)?;
         let detail = format!(
@@ -893,7 +896,7 @@ impl pb::control_service_server::ControlService for ControlApi {
         storage::log_change(
             &mut tx,
             now,
-            &c.user,
+            &c.subject,
             "policy",
             "update",
             &detail,
@@ -902,7 +905,7 @@ impl pb::control_service_server::ControlService for ControlApi {
         .await
         .map_err(db_status)?;
         tx.commit().await.map_err(db_status)?;
-        Ok(Response::new(policy_to_pb(&policy, now, &c.user)))
+        Ok(Response::new(policy_to_pb(&policy, now, &c.subject)))
     }
 
     async fn run_audit(

@@ -11,6 +11,7 @@ pub mod events;
 pub mod instructions;
 pub mod messaging;
 pub mod notifier;
+pub mod policy;
 pub mod scheduler;
 pub mod settings;
 pub mod storage;
@@ -134,15 +135,23 @@ pub async fn run_with_clock(
     if settings.control.notifier.smtp_host.trim().is_empty() {
         tracing::info!("no SMTP relay configured: letters are stored for postal delivery");
     } else {
+        let identity =
+            bakylau_platform::auth::ServiceIdentity::new(SERVICE, &settings.grpc.identity)
+                .context("control's service identity (grpc.identity), needed to ask intake")?;
         let notifier = notifier::Notifier {
             control: control.clone(),
             settings: settings.control.notifier.clone(),
+            identity,
         };
         tasks.push(tokio::spawn(notifier.run(shutdown.clone())));
     }
 
-    let (router, reporter) =
-        grpc::router(&settings.grpc, bakylau_proto::service_names::CONTROL).await?;
+    let (router, reporter) = grpc::router(
+        &settings.grpc,
+        bakylau_proto::service_names::CONTROL,
+        policy::POLICY,
+    )
+    .await?;
     tasks.push(tokio::spawn(grpc::watch_health(
         reporter,
         bakylau_proto::service_names::CONTROL,
@@ -165,7 +174,9 @@ pub async fn run_with_clock(
     .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "control serving gRPC");
     let served = grpc::serve(
-        router.add_service(api).add_service(instruction_api),
+        router
+            .add_service(bakylau_platform::limits::Guard::new(api))
+            .add_service(bakylau_platform::limits::Guard::new(instruction_api)),
         listener,
         shutdown.clone(),
     )

@@ -126,20 +126,15 @@ pub async fn send(
 /// The applicant's e-mail from intake; `None` when the appeal has none.
 async fn applicant_email(
     client: &mut IntakeServiceClient<tonic::transport::Channel>,
+    identity: &bakylau_platform::auth::ServiceIdentity,
     appeal: Uuid,
 ) -> Result<Option<String>, SendError> {
-    let mut req = tonic::Request::new(intake::GetAppealRequest {
-        key: Some(intake::get_appeal_request::Key::Id(appeal.to_string())),
-    });
-    let md = req.metadata_mut();
-    md.insert(
-        "x-bakylau-user",
-        tonic::metadata::MetadataValue::from_static("control-notifier"),
-    );
-    md.insert(
-        "x-bakylau-role",
-        tonic::metadata::MetadataValue::from_static("system"),
-    );
+    // Control's own service identity (a `system` token), not a forwarded user.
+    let req = identity
+        .authorize(tonic::Request::new(intake::GetAppealRequest {
+            key: Some(intake::get_appeal_request::Key::Id(appeal.to_string())),
+        }))
+        .map_err(|s| SendError::Intake(format!("{:?}: {}", s.code(), s.message())))?;
     let appeal = client
         .get_appeal(req)
         .await
@@ -165,6 +160,8 @@ struct Pending {
 pub struct Notifier {
     pub control: Arc<Control>,
     pub settings: NotifierSettings,
+    /// Control's token for its calls to intake.
+    pub identity: Arc<bakylau_platform::auth::ServiceIdentity>,
 }
 
 impl Notifier {
@@ -213,7 +210,7 @@ impl Notifier {
         let s = &self.settings;
         let timeout = Duration::from_millis(s.timeout_ms);
         for letter in &batch {
-            let result = match applicant_email(client, letter.appeal_id).await {
+            let result = match applicant_email(client, &self.identity, letter.appeal_id).await {
                 Ok(Some(to)) => {
                     let mail = Mail {
                         from: &s.from,

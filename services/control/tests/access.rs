@@ -42,11 +42,12 @@ async fn executors_see_only_their_own_bodys_assignments() {
     wait_status(&mut client, &roads, "assigned").await;
     wait_status(&mut client, &health, "assigned").await;
 
-    // No identity: UNAUTHENTICATED; an executor without a body: PERMISSION_DENIED.
-    let e = client
-        .list_due(tonic::Request::new(pb::ListDueRequest::default()))
-        .await
-        .unwrap_err();
+    // No valid token: UNAUTHENTICATED; an executor token without a body is not valid either.
+    let mut no_token = tonic::Request::new(pb::ListDueRequest::default());
+    no_token
+        .metadata_mut()
+        .insert("authorization", "Bearer not-a-token".parse().unwrap());
+    let e = client.list_due(no_token).await.unwrap_err();
     assert_eq!(e.code(), Code::Unauthenticated);
     let e = client
         .list_due(as_user(
@@ -57,7 +58,7 @@ async fn executors_see_only_their_own_bodys_assignments() {
         ))
         .await
         .unwrap_err();
-    assert_eq!(e.code(), Code::PermissionDenied);
+    assert_eq!(e.code(), Code::Unauthenticated);
 
     // Lists: own body only (as lead or co-executor); asking for another body is refused.
     let own = client

@@ -142,6 +142,7 @@ async fn start_intake(
     tokio::task::JoinHandle<anyhow::Result<()>>,
 ) {
     let mut is = bakylau_intake::settings::Settings::default();
+    bakylau_testkit::auth::secure(&mut is.grpc);
     is.database.url = env.database_url.clone();
     is.broker.url = env.amqp_url.clone();
     is.metrics.listen = String::new();
@@ -161,9 +162,12 @@ async fn start_intake(
 async fn register(intake_addr: &str, serial: u32, email: &str) -> intake::Appeal {
     let mut intake_client = None;
     for _ in 0..300 {
-        if let Ok(c) =
-            intake::intake_service_client::IntakeServiceClient::connect(intake_addr.to_owned())
-                .await
+        if let Ok(c) = bakylau_testkit::auth::client(
+            bakylau_testkit::auth::Role::Registrar,
+            intake::intake_service_client::IntakeServiceClient::new,
+            intake_addr.to_owned(),
+        )
+        .await
         {
             intake_client = Some(c);
             break;

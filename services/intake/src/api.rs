@@ -30,7 +30,14 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         &self,
         request: Request<pb::RegisterAppealRequest>,
     ) -> Result<Response<pb::RegisterAppealResponse>, Status> {
+        let caller = bakylau_platform::auth::Caller::of(&request)?;
         let mut req = request.into_inner();
+        crate::policy::may_register(
+            &caller,
+            req.channel == pb::Channel::External as i32,
+            &req.source,
+        )
+        .map_err(Status::permission_denied)?;
         let request_id = Some(std::mem::take(&mut req.request_id)).filter(|r| !r.trim().is_empty());
         if request_id.as_ref().is_some_and(|r| r.len() > 200) {
             return Err(invalid(vec![FieldIssue::new(
@@ -655,6 +662,9 @@ fn register_status(e: RegisterError) -> Status {
 }
 
 fn db_status(e: sqlx::Error) -> Status {
+    if let Some(status) = bakylau_platform::db::bad_input(&e) {
+        return status;
+    }
     if bakylau_platform::db::is_unavailable(&e) {
         tracing::warn!(error = %e, "database unavailable");
         Status::unavailable(

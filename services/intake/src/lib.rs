@@ -6,6 +6,7 @@ pub mod api;
 pub mod domain;
 pub mod events;
 pub mod messaging;
+pub mod policy;
 pub mod register;
 pub mod register_queue;
 pub mod settings;
@@ -100,8 +101,12 @@ pub async fn run(
     let status_task = tokio::spawn(status_consumer.run(shutdown.clone()));
     let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
 
-    let (router, reporter) =
-        grpc::router(&settings.grpc, bakylau_proto::service_names::INTAKE).await?;
+    let (router, reporter) = grpc::router(
+        &settings.grpc,
+        bakylau_proto::service_names::INTAKE,
+        policy::POLICY,
+    )
+    .await?;
     let health_task = tokio::spawn(grpc::watch_health(
         reporter,
         bakylau_proto::service_names::INTAKE,
@@ -118,6 +123,9 @@ pub async fn run(
         .max_decoding_message_size(settings.grpc.max_message_bytes)
         .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "intake serving gRPC");
+    // Per-caller limit on registration; undecodable requests are INVALID_ARGUMENT (issue 9).
+    let api = bakylau_platform::limits::Guard::new(api)
+        .rate_limit(settings.intake.register_rate, &["RegisterAppeal"]);
     let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
     shutdown.cancel();
     let _ = tokio::join!(

@@ -88,26 +88,11 @@ impl Handler for InboundHandler {
         tx: &mut PgConnection,
         message: &IncomingMessage,
     ) -> Result<(), HandlerError> {
-        if message.body.len() > self.max_bytes {
-            return Err(HandlerError::Permanent(format!(
-                "message of {} bytes exceeds the limit of {} bytes",
-                message.body.len(),
-                self.max_bytes
-            )));
-        }
-        let parsed = match message.content_type.as_deref() {
-            Some(ct) if ct.starts_with(CONTENT_TYPE_PROTOBUF) => parse_protobuf(&message.body),
-            Some(ct) if ct.starts_with(CONTENT_TYPE_CLOUDEVENTS) || ct.starts_with("application/json") => {
-                parse_cloudevent(&message.body)
-            }
-            None => parse_cloudevent(&message.body),
-            Some(other) => {
-                return Err(HandlerError::Permanent(format!(
-                    "unsupported content type {:?}; use {CONTENT_TYPE_CLOUDEVENTS} or {CONTENT_TYPE_PROTOBUF}",
-                    other.chars().take(80).collect::<String>()
-                )));
-            }
-        }
+        let parsed = decode_inbound(
+            message.content_type.as_deref(),
+            &message.body,
+            self.max_bytes,
+        )
         .map_err(HandlerError::Permanent)?;
         match parsed {
             Ok(submission) => self.submit(tx, message, submission).await,
@@ -127,11 +112,11 @@ impl InboundHandler {
             tracing::info!(external_outcome = %outcome.event_type, "repeated external submission answered again");
             return answer_again(tx, message, &s.event_id, &outcome).await;
         }
-        let prefix = if message
-            .content_type
-            .as_deref()
-            .is_some_and(|c| c.starts_with(CONTENT_TYPE_PROTOBUF))
-        {
+        let prefix = if message.content_type.as_deref().is_some_and(|c| {
+            c.trim()
+                .to_ascii_lowercase()
+                .starts_with(CONTENT_TYPE_PROTOBUF)
+        }) {
             "appeal."
         } else {
             "data."
@@ -267,8 +252,45 @@ async fn send_reply(
     Ok(())
 }
 
+/// Reads one inbound message by its AMQP content type. `Err` is the park reason for a
+/// message that cannot be answered at all (too large, unknown content type, not JSON or
+/// not the protobuf); `Ok(Err)` is a readable submission to decline with its reasons.
+/// Media types compare case-insensitively and ignore parameters (RFC 9110 §8.3.1).
+pub fn decode_inbound(
+    content_type: Option<&str>,
+    body: &[u8],
+    max_bytes: usize,
+) -> Result<Result<Submission, Rejection>, String> {
+    if body.len() > max_bytes {
+        return Err(format!(
+            "message of {} bytes exceeds the limit of {max_bytes} bytes (intake.max_inbound_bytes)",
+            body.len()
+        ));
+    }
+    let media_type = content_type.map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    match media_type.as_deref() {
+        Some(CONTENT_TYPE_PROTOBUF) => parse_protobuf(body),
+        // No content type: the contract's default form, CloudEvents JSON.
+        None | Some("" | CONTENT_TYPE_CLOUDEVENTS | "application/json") => parse_cloudevent(body),
+        Some(_) => Err(format!(
+            "unsupported content type {:?}; use {CONTENT_TYPE_CLOUDEVENTS} or {CONTENT_TYPE_PROTOBUF}",
+            content_type
+                .unwrap_or_default()
+                .chars()
+                .take(80)
+                .collect::<String>()
+        )),
+    }
+}
+
 /// The protobuf form of the contract, `bakylau.intake.v1.SubmitAppeal`.
-fn parse_protobuf(body: &[u8]) -> Result<Result<Submission, Rejection>, String> {
+pub fn parse_protobuf(body: &[u8]) -> Result<Result<Submission, Rejection>, String> {
     let msg = pb::SubmitAppeal::decode(body)
         .map_err(|e| format!("body is not a bakylau.intake.v1.SubmitAppeal: {e}"))?;
     let mut appeal = crate::api::new_appeal(msg.appeal.unwrap_or_default());

@@ -8,6 +8,7 @@
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument as _;
 
 use crate::domain::NewAppeal;
 use crate::register::{Prepared, RegisterError, Registrar, Registration, is_unique_violation};
@@ -17,6 +18,8 @@ struct Pending {
     request_id: Option<String>,
     request_hash: Option<String>,
     reply: oneshot::Sender<Result<Registration, RegisterError>>,
+    /// The caller's span: the appeal's event continues the caller's trace.
+    span: tracing::Span,
 }
 
 /// The front of the register: the gRPC path goes through it.
@@ -61,6 +64,7 @@ impl RegisterQueue {
             request_id: request_id.map(str::to_owned),
             request_hash,
             reply,
+            span: tracing::Span::current(),
         };
         self.sender
             .send(pending)
@@ -95,6 +99,7 @@ async fn write_batch(registrar: &Registrar, batch: Vec<Pending>) {
                     job.request_id.as_deref(),
                     job.request_hash.clone(),
                 )
+                .instrument(job.span)
                 .await;
             if result.is_ok() {
                 savepoint.commit().await?;

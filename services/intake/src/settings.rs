@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use bakylau_platform::config::{BrokerSettings, DatabaseSettings, GrpcSettings, MetricsSettings};
+use bakylau_platform::limits::RateLimitSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Officer;
@@ -57,6 +58,9 @@ pub struct IntakeSettings {
     pub calendar_dir: Option<PathBuf>,
     /// Largest inbound AMQP message, in bytes; larger ones are parked.
     pub max_inbound_bytes: usize,
+    /// RegisterAppeal calls per caller (`x-bakylau-user`, else peer IP); over it a caller
+    /// gets RESOURCE_EXHAUSTED with a retry hint. `per_second = 0` turns it off.
+    pub register_rate: RateLimitSettings,
     /// Registrations stored and committed together at most (one counter lock, one flush).
     pub register_batch: usize,
     /// Registrations waiting for the writer at most; callers beyond wait their turn.
@@ -80,6 +84,12 @@ impl Default for IntakeSettings {
             },
             calendar_dir: None,
             max_inbound_bytes: 32 * 1024 * 1024,
+            // Far above a person's pace, well below a flood from one client.
+            register_rate: RateLimitSettings {
+                per_second: 50.0,
+                burst: 500,
+                max_callers: 100_000,
+            },
             register_batch: 128,
             register_queue: 1024,
         }

@@ -18,7 +18,13 @@ async fn every_registration_is_announced_after_a_broker_restart() {
     drop(tap);
     let addr = svc.addr.clone();
     let writer = tokio::spawn(async move {
-        let mut client = IntakeServiceClient::connect(addr).await.unwrap();
+        let mut client = bakylau_testkit::auth::client(
+            bakylau_testkit::auth::Role::Registrar,
+            IntakeServiceClient::new,
+            addr,
+        )
+        .await
+        .unwrap();
         let mut ids = BTreeSet::new();
         for i in 0..60u32 {
             let req = common::request(300 + i, &format!("Обращение {i}: нет воды в доме"));

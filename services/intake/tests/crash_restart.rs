@@ -14,6 +14,7 @@ use bakylau_testkit::TestEnv;
 fn spawn_intake(env: &TestEnv, port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_bakylau-intake"))
         .env("BAKYLAU_CONFIG_DIR", "/nonexistent")
+        .envs(bakylau_testkit::auth::env("intake"))
         .env("BAKYLAU_INTAKE__DATABASE__URL", &env.database_url)
         .env("BAKYLAU_INTAKE__BROKER__URL", &env.amqp_url)
         .env("BAKYLAU_INTAKE__GRPC__LISTEN", format!("127.0.0.1:{port}"))
@@ -46,9 +47,13 @@ async fn sigkill_mid_stream_loses_and_doubles_nothing() {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
             loop {
                 let attempt = async {
-                    let mut c = IntakeServiceClient::connect(writer_addr.clone())
-                        .await
-                        .ok()?;
+                    let mut c = bakylau_testkit::auth::client(
+                        bakylau_testkit::auth::Role::Registrar,
+                        IntakeServiceClient::new,
+                        writer_addr.clone(),
+                    )
+                    .await
+                    .ok()?;
                     c.register_appeal(req.clone()).await.ok()
                 };
                 if let Some(resp) = attempt.await {

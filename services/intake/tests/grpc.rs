@@ -191,12 +191,13 @@ async fn concurrent_registrations_get_gap_free_unique_numbers() {
     for i in 0..60u32 {
         let addr = svc.addr.clone();
         tasks.push(tokio::spawn(async move {
-            let mut c =
-                bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient::connect(
-                    addr,
-                )
-                .await
-                .unwrap();
+            let mut c = bakylau_testkit::auth::client(
+                bakylau_testkit::auth::Role::Registrar,
+                bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient::new,
+                addr,
+            )
+            .await
+            .unwrap();
             let req = request(100 + i, &format!("Обращение номер {i} о проблеме с водой"));
             let resp = c.register_appeal(req.clone()).await.unwrap().into_inner();
             // A retry racing the original must not create a second appeal.
@@ -224,7 +225,10 @@ async fn concurrent_registrations_get_gap_free_unique_numbers() {
 #[tokio::test]
 async fn registrations_committed_together_stay_gap_free_and_single() {
     let svc = start().await;
-    let channel = common::channel(&svc.addr).await.unwrap();
+    let channel = bakylau_testkit::auth::authed(
+        common::channel(&svc.addr).await.unwrap(),
+        bakylau_testkit::auth::Role::Registrar,
+    );
     let mut calls = Vec::new();
     for i in 0..90u32 {
         let mut c = pb::intake_service_client::IntakeServiceClient::new(channel.clone());

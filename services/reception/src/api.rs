@@ -251,7 +251,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
     }
 
     async fn pre_screen(&self, request: Request<pb::PreScreenRequest>) -> Reply<pb::PreScreening> {
-        let caller = Caller::from_metadata(request.metadata());
+        let caller = Caller::of(&request);
         let r = request.into_inner();
         let (p, suggested) = self
             .reception
@@ -268,7 +268,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
     }
 
     async fn book(&self, request: Request<pb::BookRequest>) -> Reply<pb::BookResponse> {
-        let caller = Caller::from_metadata(request.metadata());
+        let caller = Caller::of(&request);
         let r = request.into_inner();
         let booked = self
             .reception
@@ -482,7 +482,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
         &self,
         request: Request<pb::RecordOutcomeRequest>,
     ) -> Reply<pb::Booking> {
-        let caller = Caller::from_metadata(request.metadata());
+        let caller = Caller::of(&request);
         let r = request.into_inner();
         let input = OutcomeInput {
             kind: r.outcome,
@@ -514,7 +514,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
         &self,
         request: Request<pb::RecordMinutesRequest>,
     ) -> Reply<pb::Minutes> {
-        let caller = Caller::from_metadata(request.metadata());
+        let caller = Caller::of(&request);
         let r = request.into_inner();
         let m = self
             .reception
@@ -907,13 +907,30 @@ fn status(e: ReceptionError) -> Status {
             DownstreamError::Unavailable { .. } => Status::unavailable(format!(
                 "{d}; retry: the same outcome will not be recorded twice"
             )),
+            // Reception's own token was refused: a deployment fault, not the caller's.
+            DownstreamError::Refused { service, status }
+                if status.code() == tonic::Code::Unauthenticated =>
+            {
+                tracing::error!(
+                    service,
+                    reason = status.message(),
+                    "service identity refused"
+                );
+                Status::internal(format!(
+                    "{service} did not accept reception's service identity"
+                ))
+            }
             DownstreamError::Refused { service, status } => {
                 Status::new(status.code(), format!("{service}: {}", status.message()))
             }
-            DownstreamError::Address(..) => Status::failed_precondition(d.to_string()),
+            DownstreamError::Address(..) | DownstreamError::NoIdentity(_) => {
+                Status::failed_precondition(d.to_string())
+            }
         },
         ReceptionError::Db(e) => {
-            if bakylau_platform::db::is_unavailable(&e) {
+            if let Some(status) = bakylau_platform::db::bad_input(&e) {
+                status
+            } else if bakylau_platform::db::is_unavailable(&e) {
                 tracing::warn!(error = %e, "database unavailable");
                 Status::unavailable("reception is temporarily unavailable; retry")
             } else {

@@ -1,6 +1,8 @@
 //! gRPC clients of intake (earlier appeals, appeals raised at a reception) and control
 //! (instructions given at a reception). Channels connect lazily, so reception starts and
-//! serves bookings while either is down; the trace context travels in the metadata.
+//! serves bookings while either is down; the trace context travels in the metadata, and
+//! every call carries reception's own service identity (a `system` token), never a
+//! forwarded user's.
 
 use std::time::Duration;
 
@@ -8,12 +10,25 @@ use bakylau_proto::control::v1 as control;
 use bakylau_proto::control::v1::instruction_service_client::InstructionServiceClient;
 use bakylau_proto::intake::v1 as intake;
 use bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient;
+use std::sync::Arc;
+
+use bakylau_platform::auth::ServiceIdentity;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
 
-type Interceptor = fn(Request<()>) -> Result<Request<()>, Status>;
-type Traced = InterceptedService<Channel, Interceptor>;
+/// Trace context and reception's bearer token on every outgoing call.
+#[derive(Debug, Clone)]
+pub struct Outgoing(Arc<ServiceIdentity>);
+
+impl tonic::service::Interceptor for Outgoing {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let request = bakylau_platform::telemetry::grpc_trace_interceptor(request)?;
+        self.0.authorize(request)
+    }
+}
+
+type Traced = InterceptedService<Channel, Outgoing>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DownstreamError {
@@ -32,6 +47,8 @@ pub enum DownstreamError {
     },
     #[error("{0} address: {1}")]
     Address(&'static str, String),
+    #[error("calling {0} needs reception's service identity (grpc.identity)")]
+    NoIdentity(&'static str),
 }
 
 fn classify(service: &'static str, status: Status) -> DownstreamError {
@@ -64,8 +81,8 @@ fn channel(
         .connect_lazy())
 }
 
-/// Who is calling: passed on to intake and control so their checks and audit see the
-/// real user.
+/// Who is calling reception (verified by the auth layer): its name is recorded as the
+/// author of what reception does for it, including what it asks intake and control for.
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
     pub user: String,
@@ -74,17 +91,15 @@ pub struct Caller {
 }
 
 impl Caller {
-    pub fn from_metadata(meta: &tonic::metadata::MetadataMap) -> Self {
-        let get = |k: &str| {
-            meta.get(k)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_owned()
-        };
-        Self {
-            user: get("x-bakylau-user"),
-            role: get("x-bakylau-role"),
-            body: get("x-bakylau-body"),
+    /// The verified caller of `request`, or an anonymous one (recorded as `reception`).
+    pub fn of<T>(request: &Request<T>) -> Self {
+        match request.extensions().get::<bakylau_platform::auth::Caller>() {
+            Some(c) => Self {
+                user: c.subject.clone(),
+                role: c.role.to_string(),
+                body: c.body.clone().unwrap_or_default(),
+            },
+            None => Self::default(),
         }
     }
 
@@ -98,28 +113,7 @@ impl Caller {
     }
 
     fn request<T>(&self, message: T) -> Request<T> {
-        let mut request = Request::new(message);
-        let meta = request.metadata_mut();
-        for (key, value) in [
-            ("x-bakylau-user", self.name()),
-            // Without a caller's role reception acts as a system of the Department.
-            (
-                "x-bakylau-role",
-                if self.role.is_empty() {
-                    "system".to_owned()
-                } else {
-                    self.role.clone()
-                },
-            ),
-            ("x-bakylau-body", self.body.clone()),
-        ] {
-            if let Ok(v) = value.parse()
-                && !value.is_empty()
-            {
-                meta.insert(key, v);
-            }
-        }
-        request
+        Request::new(message)
     }
 }
 
@@ -134,20 +128,26 @@ impl Downstream {
         intake_addr: &str,
         control_addr: &str,
         timeout: Duration,
+        identity: Option<Arc<ServiceIdentity>>,
     ) -> Result<Self, DownstreamError> {
-        let interceptor: Interceptor = bakylau_platform::telemetry::grpc_trace_interceptor;
+        let outgoing = |service: &'static str| {
+            identity
+                .clone()
+                .map(Outgoing)
+                .ok_or(DownstreamError::NoIdentity(service))
+        };
         let intake = match intake_addr.trim() {
             "" => None,
             addr => Some(IntakeServiceClient::with_interceptor(
                 channel("intake", addr, timeout)?,
-                interceptor,
+                outgoing("intake")?,
             )),
         };
         let control = match control_addr.trim() {
             "" => None,
             addr => Some(InstructionServiceClient::with_interceptor(
                 channel("control", addr, timeout)?,
-                interceptor,
+                outgoing("control")?,
             )),
         };
         Ok(Self { intake, control })

@@ -9,6 +9,7 @@ pub mod downstream;
 pub mod events;
 pub mod jobs;
 pub mod messaging;
+pub mod policy;
 pub mod seed;
 pub mod service;
 pub mod settings;
@@ -53,10 +54,23 @@ pub async fn run(
         None => bakylau_calendar::Calendar::embedded(),
     }
     .context("loading the working-day calendar")?;
+    // Reception calls intake and control as itself; no identity is needed when it calls
+    // neither.
+    let calls_out = !settings.reception.intake_addr.trim().is_empty()
+        || !settings.reception.control_addr.trim().is_empty();
+    let identity = if calls_out {
+        Some(
+            bakylau_platform::auth::ServiceIdentity::new(SERVICE, &settings.grpc.identity)
+                .context("reception's service identity (grpc.identity)")?,
+        )
+    } else {
+        None
+    };
     let downstream = downstream::Downstream::new(
         &settings.reception.intake_addr,
         &settings.reception.control_addr,
         Duration::from_millis(settings.reception.downstream_timeout_ms),
+        identity,
     )
     .context("addresses of intake and control")?;
     let reception = Arc::new(service::Reception {
@@ -92,8 +106,12 @@ pub async fn run(
     let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
     let jobs_task = tokio::spawn(jobs::run(reception.clone(), shutdown.clone()));
 
-    let (router, reporter) =
-        grpc::router(&settings.grpc, bakylau_proto::service_names::RECEPTION).await?;
+    let (router, reporter) = grpc::router(
+        &settings.grpc,
+        bakylau_proto::service_names::RECEPTION,
+        policy::POLICY,
+    )
+    .await?;
     let health_task = tokio::spawn(grpc::watch_health(
         reporter,
         bakylau_proto::service_names::RECEPTION,
@@ -105,6 +123,8 @@ pub async fn run(
         .max_decoding_message_size(settings.grpc.max_message_bytes)
         .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "reception serving gRPC");
+    // Undecodable requests are INVALID_ARGUMENT, not INTERNAL (issue 9).
+    let api = bakylau_platform::limits::Guard::new(api);
     let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
     shutdown.cancel();
     let _ = tokio::join!(relay_task, consumer_task, jobs_task, health_task);

@@ -57,8 +57,11 @@ async fn an_outcome_registers_the_appeal_in_intake_with_channel_reception() {
     let mut settings = common::settings_for(&env);
     settings.reception.intake_addr = intake_service.addr.clone();
     let reception = common::start_with(settings).await;
-    let mut intake_client =
-        IntakeServiceClient::new(common::channel(&intake_service.addr).await.unwrap());
+    let mut intake_client = bakylau_testkit::auth::wrap(
+        bakylau_testkit::auth::Role::Registrar,
+        IntakeServiceClient::new,
+        common::channel(&intake_service.addr).await.unwrap(),
+    );
     let mut client = reception.client().await;
     common::setup_official(&mut client, common::OFFICIAL).await;
 

@@ -13,19 +13,16 @@ use bakylau_testkit::TestEnv;
 
 /// A request to control as a controller of the Department.
 fn as_controller<T>(message: T) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(message);
-    r.metadata_mut()
-        .insert("x-bakylau-user", "controller.dana".parse().unwrap());
-    r.metadata_mut()
-        .insert("x-bakylau-role", "controller".parse().unwrap());
-    r
+    bakylau_testkit::auth::as_user(message, "controller.dana", "controller", None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_instruction_outcome_is_created_in_control_once() {
     let env = TestEnv::new().await.unwrap();
     let control_service = common::start_control(&env).await;
-    let mut instructions = InstructionServiceClient::new(
+    let mut instructions = bakylau_testkit::auth::wrap(
+        bakylau_testkit::auth::Role::Controller,
+        InstructionServiceClient::new,
         common::channel(&control_service.addr)
             .await
             .expect("connect to control"),
@@ -69,12 +66,15 @@ async fn an_instruction_outcome_is_created_in_control_once() {
             appeal_ids: vec![appeal_id.clone()],
         }),
     });
-    request
-        .metadata_mut()
-        .insert("x-bakylau-user", "registrar.aigerim".parse().unwrap());
-    request
-        .metadata_mut()
-        .insert("x-bakylau-role", "registrar".parse().unwrap());
+    request.metadata_mut().insert(
+        "authorization",
+        bakylau_testkit::auth::bearer(&bakylau_testkit::auth::mint_for(
+            "registrar.aigerim",
+            bakylau_testkit::auth::Role::Registrar,
+            None,
+            None,
+        )),
+    );
     let held = client.record_outcome(request).await.unwrap().into_inner();
     assert_eq!(held.status, "held");
     let instruction_id = held.outcomes[0].instruction_id.clone();
@@ -112,8 +112,8 @@ async fn an_instruction_outcome_is_created_in_control_once() {
     assert_eq!(created.source, format!("reception:{}", booking.id));
     assert_eq!(created.status, "issued");
     assert_eq!(created.due_date, due_working);
-    // The registrar who recorded the outcome is passed on as the author.
-    assert_eq!(created.created_by, "registrar.aigerim");
+    // Reception creates it under its own service identity, never the user's token.
+    assert_eq!(created.created_by, "reception");
 
     // Recorded once: a retry answers with the stored outcome and control has one instruction.
     let again = client

@@ -26,6 +26,10 @@ pub fn invalid(field: &str, message: &str) -> Status {
 fn query_status(e: QueryError) -> Status {
     match e {
         QueryError::Invalid { field, message } => invalid(&field, &message),
+        QueryError::Db(e) if bakylau_platform::db::bad_input(&e).is_some() => {
+            bakylau_platform::db::bad_input(&e)
+                .unwrap_or_else(|| Status::internal("internal error"))
+        }
         QueryError::Db(e) if bakylau_platform::db::is_unavailable(&e) => {
             tracing::warn!(error = %e, "database unavailable");
             Status::unavailable("the read model is temporarily unavailable; retry")

@@ -9,6 +9,7 @@ pub mod check;
 pub mod domain;
 pub mod generator;
 pub mod messaging;
+pub mod policy;
 pub mod projection;
 pub mod queries;
 pub mod render;
@@ -79,7 +80,10 @@ pub async fn run(
         handler: Arc::new(messaging::EventsHandler),
         prefetch: settings.broker.prefetch,
         concurrency: settings.broker.concurrency,
-        batch: settings.broker.consumer_batch,
+        // One appeal at a time: every appeal bumps the same roll-up rows, so a batch would
+        // hold their locks across many appeals and queue the other lanes behind it
+        // (measured: the faults suite fell ever further behind with batches here).
+        batch: 1,
         readiness: readiness.clone(),
         confirm_timeout,
         link: "broker:reporting.events",
@@ -95,8 +99,12 @@ pub async fn run(
         ))
     });
 
-    let (router, reporter) =
-        grpc::router(&settings.grpc, bakylau_proto::service_names::REPORTING).await?;
+    let (router, reporter) = grpc::router(
+        &settings.grpc,
+        bakylau_proto::service_names::REPORTING,
+        policy::POLICY,
+    )
+    .await?;
     let health_task = tokio::spawn(grpc::watch_health(
         reporter,
         bakylau_proto::service_names::REPORTING,
@@ -108,6 +116,8 @@ pub async fn run(
         .max_decoding_message_size(settings.grpc.max_message_bytes)
         .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "reporting serving gRPC");
+    // Undecodable requests are INVALID_ARGUMENT, not INTERNAL (issue 9).
+    let api = bakylau_platform::limits::Guard::new(api);
     let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
     shutdown.cancel();
     let _ = tokio::join!(relay_task, consumer_task, health_task);

@@ -1,9 +1,10 @@
 //! gRPC adapter: `bakylau.routing.v1.RoutingService`. Bad input is `INVALID_ARGUMENT`
-//! naming each field (also as `google.rpc.BadRequest` details); writes need the caller's
-//! identity (`x-bakylau-user`, `x-bakylau-role`) and are audited with it.
+//! naming each field (also as `google.rpc.BadRequest` details); writes need a writer's
+//! verified identity (the bearer token's caller) and are audited with it.
 
 use std::sync::Arc;
 
+use bakylau_platform::auth::Caller;
 use bakylau_proto::routing::v1 as pb;
 use bakylau_proto::routing::v1::routing_service_server::RoutingService;
 use chrono::{DateTime, Utc};
@@ -19,9 +20,6 @@ use crate::domain::{FieldIssue, describe};
 use crate::engine::{Engine, EngineError};
 use crate::events::timestamp;
 use crate::storage::{self, AppealRecord, DecisionRecord, Entity, Stamp};
-
-/// Roles that may change routing and reference data.
-const WRITER_ROLES: &[&str] = &["registrar", "controller", "head"];
 
 pub struct RoutingApi {
     pub engine: Arc<Engine>,
@@ -40,6 +38,9 @@ fn invalid_one(field: &str, message: &str) -> Status {
 }
 
 fn db_status(e: sqlx::Error) -> Status {
+    if let Some(status) = bakylau_platform::db::bad_input(&e) {
+        return status;
+    }
     if bakylau_platform::db::is_unavailable(&e) {
         tracing::warn!(error = %e, "database unavailable");
         Status::unavailable("routing is temporarily unavailable; retry")
@@ -61,28 +62,12 @@ fn engine_status(e: EngineError) -> Status {
     }
 }
 
-/// The caller's user id, if the caller may write.
+/// The caller's user id, if the caller may write (the auth layer verified the token and
+/// already applied [`crate::policy::POLICY`]; this keeps the handlers safe on their own).
 fn writer<T>(request: &Request<T>) -> Result<String, Status> {
-    let meta = request.metadata();
-    let user = meta
-        .get("x-bakylau-user")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| {
-            Status::unauthenticated("x-bakylau-user metadata is required for changes")
-        })?;
-    let role = meta
-        .get("x-bakylau-role")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !WRITER_ROLES.contains(&role) {
-        return Err(Status::permission_denied(format!(
-            "role {role:?} may not change routing; one of {} may",
-            WRITER_ROLES.join(", ")
-        )));
-    }
-    Ok(user.chars().take(100).collect())
+    let caller = Caller::of(request)?;
+    caller.require(crate::policy::WRITERS, "change routing")?;
+    Ok(caller.subject.chars().take(100).collect())
 }
 
 fn parse_uuid(field: &str, s: &str) -> Result<Option<Uuid>, Status> {
@@ -853,17 +838,28 @@ mod tests {
     }
 
     #[test]
-    fn writers_need_user_and_role() {
+    fn writers_need_a_verified_writer() {
+        use bakylau_platform::auth::Role;
         let mut r = Request::new(());
-        assert_eq!(writer(&r).unwrap_err().code(), Code::Unauthenticated);
-        r.metadata_mut()
-            .insert("x-bakylau-user", "aigerim".parse().unwrap());
-        r.metadata_mut()
-            .insert("x-bakylau-role", "analyst".parse().unwrap());
-        assert_eq!(writer(&r).unwrap_err().code(), Code::PermissionDenied);
+        // A role header is not an identity any more.
         r.metadata_mut()
             .insert("x-bakylau-role", "registrar".parse().unwrap());
-        assert_eq!(writer(&r).unwrap(), "aigerim");
+        assert_eq!(writer(&r).unwrap_err().code(), Code::Unauthenticated);
+        let as_role = |role| {
+            let mut r = Request::new(());
+            r.extensions_mut().insert(Caller {
+                subject: "aigerim".into(),
+                role,
+                body: None,
+                source: None,
+            });
+            r
+        };
+        assert_eq!(
+            writer(&as_role(Role::Analyst)).unwrap_err().code(),
+            Code::PermissionDenied
+        );
+        assert_eq!(writer(&as_role(Role::Registrar)).unwrap(), "aigerim");
     }
 
     #[test]

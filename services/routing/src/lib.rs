@@ -8,6 +8,7 @@ pub mod domain;
 pub mod engine;
 pub mod events;
 pub mod messaging;
+pub mod policy;
 pub mod settings;
 pub mod storage;
 
@@ -199,8 +200,12 @@ pub async fn run(
         }
     });
 
-    let (router, reporter) =
-        grpc::router(&settings.grpc, bakylau_proto::service_names::ROUTING).await?;
+    let (router, reporter) = grpc::router(
+        &settings.grpc,
+        bakylau_proto::service_names::ROUTING,
+        policy::POLICY,
+    )
+    .await?;
     let health_task = tokio::spawn(grpc::watch_health(
         reporter,
         bakylau_proto::service_names::ROUTING,
@@ -212,6 +217,8 @@ pub async fn run(
         .max_decoding_message_size(settings.grpc.max_message_bytes)
         .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "routing serving gRPC");
+    // Undecodable requests are INVALID_ARGUMENT, not INTERNAL (issue 9).
+    let api = bakylau_platform::limits::Guard::new(api);
     let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
     shutdown.cancel();
     let _ = tokio::join!(relay_task, consumer_task, health_task, gauge_task);

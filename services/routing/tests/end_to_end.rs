@@ -64,7 +64,13 @@ async fn appeal_registered_through_intake_is_routed_to_the_district_akimat() {
         .event_tap(&["appeal.routed", "appeal.redirected"])
         .await
         .unwrap();
-    let mut intake = IntakeServiceClient::connect(intake_addr).await.unwrap();
+    let mut intake = bakylau_testkit::auth::client(
+        bakylau_testkit::auth::Role::Registrar,
+        IntakeServiceClient::new,
+        intake_addr,
+    )
+    .await
+    .unwrap();
 
     // Kazakh text; the district as a Kazakh name.
     let kk = intake

@@ -68,6 +68,7 @@ impl Stack {
         let mut tasks = Vec::new();
 
         let mut s = bakylau_intake::settings::Settings::default();
+        bakylau_testkit::auth::secure(&mut s.grpc);
         (s.database, s.broker, s.metrics) = (database.clone(), broker.clone(), metrics.clone());
         tasks.push(tokio::spawn(bakylau_intake::run(
             s,
@@ -77,6 +78,7 @@ impl Stack {
         )));
 
         let mut s = bakylau_routing::settings::Settings::default();
+        bakylau_testkit::auth::secure(&mut s.grpc);
         (s.database, s.broker, s.metrics) = (database.clone(), broker.clone(), metrics.clone());
         tasks.push(tokio::spawn(bakylau_routing::run(
             s,
@@ -86,6 +88,7 @@ impl Stack {
         )));
 
         let mut s = bakylau_control::settings::Settings::default();
+        bakylau_testkit::auth::secure(&mut s.grpc);
         (s.database, s.broker, s.metrics) = (database.clone(), broker.clone(), metrics.clone());
         s.control.notifier.intake_addr = intake.clone();
         tasks.push(tokio::spawn(bakylau_control::run(
@@ -96,6 +99,7 @@ impl Stack {
         )));
 
         let mut s = bakylau_reception::settings::Settings::default();
+        bakylau_testkit::auth::secure(&mut s.grpc);
         (s.database, s.broker, s.metrics) = (database.clone(), broker.clone(), metrics.clone());
         s.reception.intake_addr = intake.clone();
         s.reception.control_addr = control.clone();
@@ -110,6 +114,7 @@ impl Stack {
         )));
 
         let mut s = bakylau_reporting::settings::Settings::default();
+        bakylau_testkit::auth::secure(&mut s.grpc);
         (s.database, s.broker, s.metrics) = (database, broker, metrics);
         tasks.push(tokio::spawn(bakylau_reporting::run(
             s,
@@ -193,16 +198,7 @@ pub async fn channel(addr: &str) -> Channel {
 
 /// A request as a person in `role` of `body` makes it.
 pub fn as_caller<T>(message: T, user: &str, role: &str, body: Option<&str>) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(message);
-    r.metadata_mut()
-        .insert("x-bakylau-user", user.parse().unwrap());
-    r.metadata_mut()
-        .insert("x-bakylau-role", role.parse().unwrap());
-    if let Some(b) = body {
-        r.metadata_mut()
-            .insert("x-bakylau-body", b.parse().unwrap());
-    }
-    r
+    bakylau_testkit::auth::as_user(message, user, role, body)
 }
 
 pub async fn serving_within(addr: &str, timeout: Duration) -> bool {

@@ -191,7 +191,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
                     new: &new,
                     issued_at: now,
                     issued_on: today,
-                    created_by: &caller.user,
+                    created_by: &caller.subject,
                     request_id: request_id.as_deref(),
                     request_bytes: &request_bytes,
                 },
@@ -226,7 +226,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
         let change = Change {
             code: "issued",
             body: &new.lead_executor,
-            actor: &caller.user,
+            actor: &caller.subject,
             ..Default::default()
         };
         let response = self.finish(tx, id, change, &note, now).await?;
@@ -428,7 +428,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
             id: Uuid::now_v7(),
             body: body.clone(),
             text,
-            reported_by: caller.user.clone(),
+            reported_by: caller.subject.clone(),
             reported_at: now,
         };
         storage::insert_report(&mut tx, id, &report)
@@ -437,7 +437,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
         let change = Change {
             code: "progress_reported",
             body: &body,
-            actor: &caller.user,
+            actor: &caller.subject,
             ..Default::default()
         };
         self.finish(tx, id, change, &format!("report by {body}"), now)
@@ -488,7 +488,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
             planned_on,
             place: place.clone(),
             purpose,
-            planned_by: caller.user.clone(),
+            planned_by: caller.subject.clone(),
             done_on: None,
             findings: String::new(),
             recorded_by: String::new(),
@@ -500,7 +500,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
         storage::touch(&mut tx, id, now).await.map_err(db_status)?;
         let change = Change {
             code: "check_planned",
-            actor: &caller.user,
+            actor: &caller.subject,
             ..Default::default()
         };
         let note = format!("check {} on {planned_on}", check.id);
@@ -569,7 +569,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
             status,
             done_on,
             &findings,
-            &caller.user,
+            &caller.subject,
             now,
         )
         .await
@@ -581,7 +581,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
         };
         let change = Change {
             code,
-            actor: &caller.user,
+            actor: &caller.subject,
             ..Default::default()
         };
         let note = format!("check {check_id} {status} on {done_on}");
@@ -620,7 +620,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
             id: Uuid::now_v7(),
             outcome: outcome.as_str().into(),
             text,
-            author: caller.user.clone(),
+            author: caller.subject.clone(),
             concluded_at: now,
         };
         storage::insert_conclusion(&mut tx, id, &conclusion)
@@ -630,7 +630,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
         let change = Change {
             code: "conclusion_added",
             conclusion_outcome: outcome.as_str(),
-            actor: &caller.user,
+            actor: &caller.subject,
             ..Default::default()
         };
         self.finish(tx, id, change, &format!("conclusion: {outcome}"), now)
@@ -683,7 +683,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
             grounds,
             proposed_measure: measure.as_str().into(),
             proposed_on: kz_date(now),
-            proposed_by: caller.user.clone(),
+            proposed_by: caller.subject.clone(),
             status: DisciplineStatus::Proposed.as_str().into(),
             decided_on: None,
             decision_note: String::new(),
@@ -700,7 +700,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
             code: "discipline_proposed",
             body: &body,
             discipline_measure: measure.as_str(),
-            actor: &caller.user,
+            actor: &caller.subject,
             ..Default::default()
         };
         let note = format!(
@@ -802,7 +802,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
         } else {
             proposal.decided_on = Some(decided_on);
             proposal.decision_note = note;
-            proposal.decided_by = caller.user.clone();
+            proposal.decided_by = caller.subject.clone();
         }
         let now = self.clock.now();
         storage::update_discipline(&mut tx, &proposal)
@@ -823,7 +823,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
             code,
             body: &proposal.body,
             discipline_measure: &measure,
-            actor: &caller.user,
+            actor: &caller.subject,
             ..Default::default()
         };
         let note = format!("proposal {proposal_id} {status} on {decided_on}");
@@ -869,7 +869,7 @@ impl pb::instruction_service_server::InstructionService for InstructionApi {
         let change = Change {
             code: "completed",
             body: &full.row.lead_executor,
-            actor: &caller.user,
+            actor: &caller.subject,
             ..Default::default()
         };
         let history = if late {
@@ -943,7 +943,7 @@ impl InstructionApi {
         let change = Change {
             code: "deadline_extended",
             body: &row.lead_executor,
-            actor: &caller.user,
+            actor: &caller.subject,
             ..Default::default()
         };
         self.finish(tx, row.id, change, &note, now).await
@@ -1123,6 +1123,9 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 fn db_status(e: sqlx::Error) -> Status {
+    if let Some(status) = bakylau_platform::db::bad_input(&e) {
+        return status;
+    }
     if bakylau_platform::db::is_unavailable(&e) {
         tracing::warn!(error = %e, "database unavailable");
         Status::unavailable("instructions are temporarily unavailable; retry")

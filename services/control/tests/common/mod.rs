@@ -17,7 +17,6 @@ use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use prost::Message as _;
-use tonic::transport::Channel;
 
 pub const WAIT: Duration = Duration::from_secs(60);
 
@@ -28,10 +27,14 @@ pub struct Running {
 }
 
 impl Running {
-    pub async fn client(&self) -> ControlServiceClient<Channel> {
-        ControlServiceClient::connect(self.addr.clone())
-            .await
-            .expect("connect to control")
+    pub async fn client(&self) -> ControlServiceClient<bakylau_testkit::auth::AuthChannel> {
+        bakylau_testkit::auth::client(
+            bakylau_testkit::auth::Role::Controller,
+            ControlServiceClient::new,
+            self.addr.clone(),
+        )
+        .await
+        .expect("connect to control")
     }
 
     pub async fn stop(self) {
@@ -42,6 +45,7 @@ impl Running {
 
 pub fn settings_for(env: &TestEnv) -> Settings {
     let mut s = Settings::default();
+    bakylau_testkit::auth::secure(&mut s.grpc);
     s.database.url = env.database_url.clone();
     s.broker.url = env.amqp_url.clone();
     s.broker.retry_delays_ms = vec![200, 400];
@@ -68,7 +72,13 @@ pub async fn start(env: &TestEnv, settings: Settings, clock: Arc<ManualClock>) -
         clock,
     ));
     let ok = bakylau_testkit::eventually(WAIT, || async {
-        ControlServiceClient::connect(addr.clone()).await.is_ok()
+        bakylau_testkit::auth::client(
+            bakylau_testkit::auth::Role::Controller,
+            ControlServiceClient::new,
+            addr.clone(),
+        )
+        .await
+        .is_ok()
     })
     .await;
     assert!(ok, "control did not start");
@@ -195,21 +205,12 @@ pub fn routed(
 
 /// A request carrying the caller's identity.
 pub fn as_user<T>(msg: T, user: &str, role: &str, body: Option<&str>) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut()
-        .insert("x-bakylau-user", user.parse().unwrap());
-    r.metadata_mut()
-        .insert("x-bakylau-role", role.parse().unwrap());
-    if let Some(b) = body {
-        r.metadata_mut()
-            .insert("x-bakylau-body", b.parse().unwrap());
-    }
-    r
+    bakylau_testkit::auth::as_user(msg, user, role, body)
 }
 
 /// Waits until the appeal exists with the given status.
 pub async fn wait_status(
-    client: &mut ControlServiceClient<Channel>,
+    client: &mut ControlServiceClient<bakylau_testkit::auth::AuthChannel>,
     id: &str,
     status: &str,
 ) -> bakylau_proto::control::v1::Assignment {

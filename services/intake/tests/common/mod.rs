@@ -21,10 +21,14 @@ pub struct Running {
 }
 
 impl Running {
-    pub async fn client(&self) -> IntakeServiceClient<Channel> {
-        IntakeServiceClient::connect(self.addr.clone())
-            .await
-            .expect("connect to intake")
+    pub async fn client(&self) -> IntakeServiceClient<bakylau_testkit::auth::AuthChannel> {
+        bakylau_testkit::auth::client(
+            bakylau_testkit::auth::Role::Registrar,
+            IntakeServiceClient::new,
+            self.addr.clone(),
+        )
+        .await
+        .expect("connect to intake")
     }
 
     pub async fn pool(&self) -> sqlx::PgPool {
@@ -47,6 +51,7 @@ impl Running {
 
 pub fn settings_for(env: &TestEnv) -> Settings {
     let mut s = Settings::default();
+    bakylau_testkit::auth::secure(&mut s.grpc);
     s.database.url = env.database_url.clone();
     s.broker.url = env.amqp_url.clone();
     s.broker.retry_delays_ms = vec![200, 400];

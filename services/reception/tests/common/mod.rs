@@ -13,7 +13,7 @@ use bakylau_reception::settings::Settings;
 use bakylau_testkit::TestEnv;
 use tonic::transport::Channel;
 
-pub type Client = ReceptionServiceClient<Channel>;
+pub type Client = ReceptionServiceClient<bakylau_testkit::auth::AuthChannel>;
 
 pub struct Running {
     pub addr: String,
@@ -23,7 +23,11 @@ pub struct Running {
 
 impl Running {
     pub async fn client(&self) -> Client {
-        ReceptionServiceClient::new(channel(&self.addr).await.expect("connect to reception"))
+        bakylau_testkit::auth::wrap(
+            bakylau_testkit::auth::Role::Controller,
+            ReceptionServiceClient::new,
+            channel(&self.addr).await.expect("connect to reception"),
+        )
     }
 
     pub async fn stop(self) {
@@ -34,6 +38,7 @@ impl Running {
 
 pub fn settings_for(env: &TestEnv) -> Settings {
     let mut s = Settings::default();
+    bakylau_testkit::auth::secure(&mut s.grpc);
     s.database.url = env.database_url.clone();
     s.database.max_connections = 20;
     s.broker.url = env.amqp_url.clone();
@@ -72,6 +77,7 @@ pub async fn start_with(settings: Settings) -> Running {
 /// Starts intake on the same database (its own schema) and vhost.
 pub async fn start_intake(env: &TestEnv) -> Running {
     let mut s = bakylau_intake::settings::Settings::default();
+    bakylau_testkit::auth::secure(&mut s.grpc);
     s.database.url = env.database_url.clone();
     s.broker.url = env.amqp_url.clone();
     s.broker.retry_delays_ms = vec![200, 400];
@@ -96,6 +102,7 @@ pub async fn start_intake(env: &TestEnv) -> Running {
 /// Starts the real control service on the same database (its own schema) and vhost.
 pub async fn start_control(env: &TestEnv) -> Running {
     let mut s = bakylau_control::settings::Settings::default();
+    bakylau_testkit::auth::secure(&mut s.grpc);
     s.database.url = env.database_url.clone();
     s.broker.url = env.amqp_url.clone();
     s.broker.retry_delays_ms = vec![200, 400];

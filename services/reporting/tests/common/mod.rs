@@ -15,7 +15,6 @@ use chrono::{DateTime, Utc};
 use lapin::BasicProperties;
 use lapin::options::BasicPublishOptions;
 use prost::{Message, Name};
-use tonic::transport::Channel;
 
 pub struct Running {
     pub env: TestEnv,
@@ -27,11 +26,15 @@ pub struct Running {
 }
 
 impl Running {
-    pub async fn client(&self) -> ReportingServiceClient<Channel> {
-        ReportingServiceClient::connect(self.addr.clone())
-            .await
-            .expect("connect to reporting")
-            .max_decoding_message_size(64 * 1024 * 1024)
+    pub async fn client(&self) -> ReportingServiceClient<bakylau_testkit::auth::AuthChannel> {
+        bakylau_testkit::auth::client(
+            bakylau_testkit::auth::Role::Controller,
+            ReportingServiceClient::new,
+            self.addr.clone(),
+        )
+        .await
+        .expect("connect to reporting")
+        .max_decoding_message_size(64 * 1024 * 1024)
     }
 
     pub async fn pool(&self) -> sqlx::PgPool {
@@ -97,6 +100,7 @@ impl Running {
 
 pub fn settings_for(env: &TestEnv) -> Settings {
     let mut s = Settings::default();
+    bakylau_testkit::auth::secure(&mut s.grpc);
     s.database.url = env.database_url.clone();
     s.broker.url = env.amqp_url.clone();
     s.broker.retry_delays_ms = vec![200, 400];

@@ -15,7 +15,6 @@ use bakylau_testkit::TestEnv;
 use lapin::BasicProperties;
 use lapin::options::BasicPublishOptions;
 use prost::Message as _;
-use tonic::transport::Channel;
 
 pub struct Running {
     pub env: TestEnv,
@@ -25,10 +24,14 @@ pub struct Running {
 }
 
 impl Running {
-    pub async fn client(&self) -> RoutingServiceClient<Channel> {
-        RoutingServiceClient::connect(self.addr.clone())
-            .await
-            .expect("connect to routing")
+    pub async fn client(&self) -> RoutingServiceClient<bakylau_testkit::auth::AuthChannel> {
+        bakylau_testkit::auth::client(
+            bakylau_testkit::auth::Role::Controller,
+            RoutingServiceClient::new,
+            self.addr.clone(),
+        )
+        .await
+        .expect("connect to routing")
     }
 
     pub async fn pool(&self) -> sqlx::PgPool {
@@ -51,6 +54,7 @@ impl Running {
 
 pub fn settings_for(env: &TestEnv) -> Settings {
     let mut s = Settings::default();
+    bakylau_testkit::auth::secure(&mut s.grpc);
     s.database.url = env.database_url.clone();
     s.broker.url = env.amqp_url.clone();
     s.broker.retry_delays_ms = vec![200, 400];
@@ -92,6 +96,7 @@ pub async fn start_intake(
     tokio::task::JoinHandle<anyhow::Result<()>>,
 ) {
     let mut s = bakylau_intake::settings::Settings::default();
+    bakylau_testkit::auth::secure(&mut s.grpc);
     s.database.url = env.database_url.clone();
     s.broker.url = env.amqp_url.clone();
     s.broker.retry_delays_ms = vec![200, 400];
@@ -201,17 +206,12 @@ pub async fn publish(env: &TestEnv, e: &ev::AppealRegistered, message_id: &str) 
 
 /// Adds the identity metadata a registrar's client sends.
 pub fn as_registrar<T>(message: T, user: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(message);
-    r.metadata_mut()
-        .insert("x-bakylau-user", user.parse().unwrap());
-    r.metadata_mut()
-        .insert("x-bakylau-role", "registrar".parse().unwrap());
-    r
+    bakylau_testkit::auth::as_user(message, user, "registrar", None)
 }
 
 /// Waits until routing has a decision for the appeal (polling; the consumer is async).
 pub async fn wait_decided(
-    client: &mut RoutingServiceClient<Channel>,
+    client: &mut RoutingServiceClient<bakylau_testkit::auth::AuthChannel>,
     appeal_id: &str,
 ) -> bakylau_proto::routing::v1::RoutingDecision {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
