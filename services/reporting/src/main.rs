@@ -86,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
                     );
                 })
                 .await?;
-                // Sets the visibility map too, so the covering indexes answer from the index.
+                // Statistics and the visibility map for the reports' first queries.
                 sqlx::raw_sql("VACUUM (ANALYZE)").execute(&pool).await?;
                 println!(
                     "generated {n} appeals in {:.1} s",
