@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use futures::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
@@ -107,7 +107,8 @@ pub async fn rabbitmq_messages(url: &str, window: usize, duration: Duration) -> 
                     Err(_) => continue,
                 }
             }
-            Ok::<_, lapin::Error>(())
+            // Handed back, not dropped: its cancel is sent explicitly below.
+            Ok::<_, lapin::Error>(consumer)
         })
     };
     let publisher = conn.create_channel().await?;
@@ -140,7 +141,14 @@ pub async fn rabbitmq_messages(url: &str, window: usize, duration: Duration) -> 
     let elapsed = started.elapsed();
     let consumed_in_time = consumed.load(Ordering::Relaxed);
     done.store(true, Ordering::Relaxed);
-    let _ = counter.await;
+    // Cancel the consumer before deleting its queue: a delete with the consumer still on
+    // it raced lapin's own cancel and broke the connection (UNEXPECTED-FRAME cancel-ok).
+    if let Ok(Ok(_consumer)) = counter.await {
+        consumer_ch
+            .basic_cancel("bench".into(), BasicCancelOptions::default())
+            .await?;
+    }
+    consumer_ch.close(200, "benchmark done".into()).await?;
     admin
         .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
         .await?;
