@@ -1,5 +1,10 @@
 //! Protobuf contracts of Bakylau: domain events and the five gRPC services.
 
+pub mod audit {
+    pub mod v1 {
+        tonic::include_proto!("bakylau.audit.v1");
+    }
+}
 pub mod events {
     pub mod v1 {
         tonic::include_proto!("bakylau.events.v1");
@@ -41,4 +46,6 @@ pub mod service_names {
     pub const CONTROL: &str = "bakylau.control.v1.ControlService";
     pub const RECEPTION: &str = "bakylau.reception.v1.ReceptionService";
     pub const REPORTING: &str = "bakylau.reporting.v1.ReportingService";
+    /// Served by every service, over its own log.
+    pub const AUDIT_LOG: &str = "bakylau.audit.v1.AuditLog";
 }

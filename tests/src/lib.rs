@@ -120,6 +120,44 @@ impl Drop for TestEnv {
     }
 }
 
+/// A broker user of its own with every permission on one test's vhost, deleted after it:
+/// to tell publishers apart (AMQP `user_id` is checked against the connection's user).
+pub struct BrokerUser {
+    pub name: String,
+    /// `amqp://name:password@127.0.0.1:5672/<vhost>`.
+    pub url: String,
+}
+
+impl TestEnv {
+    pub fn broker_user(&self, prefix: &str) -> anyhow::Result<BrokerUser> {
+        let name = format!(
+            "{prefix}_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        rabbitmqctl(&["add_user", &name, &password])?;
+        rabbitmqctl(&[
+            "set_permissions",
+            "-p",
+            &self.vhost,
+            &name,
+            ".*",
+            ".*",
+            ".*",
+        ])?;
+        Ok(BrokerUser {
+            url: format!("amqp://{name}:{password}@127.0.0.1:5672/{}", self.vhost),
+            name,
+        })
+    }
+}
+
+impl Drop for BrokerUser {
+    fn drop(&mut self) {
+        let _ = rabbitmqctl(&["delete_user", &self.name]);
+    }
+}
+
 pub fn rabbitmqctl(args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("rabbitmqctl").args(args).output()?;
     if !out.status.success() {

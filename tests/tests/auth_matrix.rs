@@ -96,6 +96,15 @@ fn methods() -> Vec<(String, String)> {
     out
 }
 
+/// The five services' policy tables.
+const SERVICE_POLICIES: [Policy; 5] = [
+    bakylau_intake::policy::POLICY,
+    bakylau_routing::policy::POLICY,
+    bakylau_control::policy::POLICY,
+    bakylau_reception::policy::POLICY,
+    bakylau_reporting::policy::POLICY,
+];
+
 fn policy_of(service: &str) -> Option<Policy> {
     use bakylau_proto::service_names as n;
     Some(match service {
@@ -196,63 +205,70 @@ async fn every_rpc_by_every_role_is_allowed_or_refused_as_the_policy_says() {
         if service.starts_with("bakylau.events.") {
             continue;
         }
-        let Some(policy) = policy_of(&service) else {
-            missing_policy.push(path);
-            continue;
-        };
-        let Some(allowed) = bakylau_platform::auth::allowed_roles(policy, &path) else {
+        // The audit log is served by all five, each over its own log.
+        let served: Vec<(String, Policy)> = if service == bakylau_proto::service_names::AUDIT_LOG {
+            stack
+                .addrs()
+                .iter()
+                .map(|a| (a.to_string(), bakylau_platform::audit::POLICY))
+                .collect()
+        } else if let Some(policy) = policy_of(&service) {
+            vec![(addr_of(&service).to_owned(), policy)]
+        } else {
             missing_policy.push(path);
             continue;
         };
         counted += 1;
-        let addr = addr_of(&service).to_owned();
-        for (role, token) in &tokens {
-            let expect = if allowed.contains(role) {
-                Expect::NotRefused
-            } else {
-                Expect::Denied
+        for (addr, policy) in served {
+            let Some(allowed) = bakylau_platform::auth::allowed_roles(policy, &path) else {
+                missing_policy.push(path.clone());
+                continue;
             };
-            calls.push((
-                addr.clone(),
-                path.clone(),
-                role.to_string(),
-                Some(token.clone()),
-                body_for(&path, *role),
-                expect,
-            ));
-        }
-        for (label, token) in [
-            ("no token", None),
-            ("expired", Some(expired.clone())),
-            ("wrong audience", Some(elsewhere.clone())),
-            ("foreign signature", Some(foreign.clone())),
-            ("not a JWT", Some("abc.def.ghi".to_owned())),
-        ] {
-            calls.push((
-                addr.clone(),
-                path.clone(),
-                label.to_owned(),
-                token,
-                Vec::new(),
-                Expect::Unauthenticated,
-            ));
+            for (role, token) in &tokens {
+                let expect = if allowed.contains(role) {
+                    Expect::NotRefused
+                } else {
+                    Expect::Denied
+                };
+                calls.push((
+                    addr.clone(),
+                    path.clone(),
+                    role.to_string(),
+                    Some(token.clone()),
+                    body_for(&path, *role),
+                    expect,
+                ));
+            }
+            for (label, token) in [
+                ("no token", None),
+                ("expired", Some(expired.clone())),
+                ("wrong audience", Some(elsewhere.clone())),
+                ("foreign signature", Some(foreign.clone())),
+                ("not a JWT", Some("abc.def.ghi".to_owned())),
+            ] {
+                calls.push((
+                    addr.clone(),
+                    path.clone(),
+                    label.to_owned(),
+                    token,
+                    Vec::new(),
+                    Expect::Unauthenticated,
+                ));
+            }
         }
     }
     assert!(
         missing_policy.is_empty(),
         "RPCs without a policy: {missing_policy:?}"
     );
-    assert!(counted >= 86, "only {counted} RPCs found");
+    assert!(counted >= 87, "only {counted} RPCs found");
 
     // Every policy entry names a real RPC (no stale or misspelt paths).
     let real: std::collections::HashSet<String> = methods().into_iter().map(|(_, p)| p).collect();
-    for policy in [
-        bakylau_intake::policy::POLICY,
-        bakylau_routing::policy::POLICY,
-        bakylau_control::policy::POLICY,
-        bakylau_reception::policy::POLICY,
-        bakylau_reporting::policy::POLICY,
-    ] {
+    for policy in SERVICE_POLICIES
+        .into_iter()
+        .chain([bakylau_platform::audit::POLICY])
+    {
         for p in policy {
             assert!(real.contains(p.path), "policy names no RPC: {}", p.path);
         }
@@ -354,4 +370,52 @@ async fn an_integration_system_cannot_publish_as_another_source() {
         .unwrap_err();
     assert_eq!(s.code(), Code::Unauthenticated);
     stack.stop().await;
+}
+
+/// Issue 10: every method that changes something goes to the audit log as a change, and
+/// none that only looks something up is filed as one.
+#[test]
+fn every_change_is_audited_as_a_change() {
+    use bakylau_platform::audit::Audit;
+    const CHANGING: &[&str] = &[
+        "Add",
+        "Remove",
+        "Set",
+        "Save",
+        "Upsert",
+        "Record",
+        "Submit",
+        "Create",
+        "Update",
+        "Register",
+        "Book",
+        "Cancel",
+        "Reschedule",
+        "Join",
+        "CheckIn",
+        "Mark",
+        "Extend",
+        "Propose",
+        "Complete",
+        "Plan",
+        "Report",
+        "Review",
+        "Sign",
+        "Rebuild",
+        "Reroute",
+        "Run",
+    ];
+    let mut changes = 0;
+    for policy in SERVICE_POLICIES {
+        for p in policy {
+            let method = p.path.rsplit('/').next().unwrap();
+            if CHANGING.iter().any(|verb| method.starts_with(verb)) {
+                assert_eq!(p.audit, Audit::Change, "{}", p.path);
+                changes += 1;
+            } else if method.starts_with("Get") || method.starts_with("List") {
+                assert_ne!(p.audit, Audit::Change, "{}", p.path);
+            }
+        }
+    }
+    assert!(changes >= 44, "only {changes} changing methods found");
 }

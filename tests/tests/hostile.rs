@@ -451,6 +451,11 @@ async fn every_rpc_survives_generated_hostile_requests() {
             bakylau_proto::service_names::REPORTING,
             stack.reporting.clone(),
         ),
+        // Served by every service through the shared router; intake's stands for all.
+        (
+            bakylau_proto::service_names::AUDIT_LOG,
+            stack.intake.clone(),
+        ),
     ];
     let mut failures = Vec::new();
     for (service, addr) in &services {

@@ -15,37 +15,6 @@ use ctl::control_service_client::ControlServiceClient;
 use prost::Message as _;
 use rep::reporting_service_client::ReportingServiceClient;
 
-fn road_complaint(iin: String) -> pb::RegisterAppealRequest {
-    pb::RegisterAppealRequest {
-        request_id: uuid::Uuid::now_v7().to_string(),
-        kind: pb::AppealKind::Application as i32,
-        channel: pb::Channel::PaperInPerson as i32,
-        language: pb::Language::Ru as i32,
-        applicant: Some(pb::Applicant {
-            party: Some(pb::applicant::Party::Individual(pb::Individual {
-                iin,
-                full_name: "Сапарова Айгерім".into(),
-                phone: "+77015550000".into(),
-                email: String::new(),
-                address: "Талгар, Абай 1".into(),
-            })),
-        }),
-        locality: Some(pb::Locality {
-            district: "talgar".into(),
-            ..Default::default()
-        }),
-        subject: "Ремонт дороги".into(),
-        text: "Прошу отремонтировать дорогу по улице Абая в городе Талгар: сплошные ямы, \
-               разбитый асфальт, после дождя не проехать."
-            .into(),
-        received_by: Some(pb::Officer {
-            full_name: "Registrar".into(),
-            position: "specialist".into(),
-        }),
-        ..Default::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_appeal_goes_from_registration_to_closing_with_one_rework() {
     let stack = common::Stack::start().await;
@@ -60,7 +29,7 @@ async fn an_appeal_goes_from_registration_to_closing_with_one_rework() {
         common::channel(&stack.intake).await,
     );
     let registered = intake
-        .register_appeal(road_complaint(common::valid_iin(11)))
+        .register_appeal(common::road_complaint(common::valid_iin(11)))
         .await
         .expect("registered")
         .into_inner();

@@ -1,6 +1,9 @@
-//! `bakylau audit …`: record-keeping audits per body and period (reg 10.1).
+//! `bakylau audit …`: record-keeping audits per body and period (reg 10.1), and the access
+//! log every service keeps of personal-data reads and changes (issue 10).
 
 use anyhow::Result;
+use bakylau_proto::audit::v1 as log_pb;
+use bakylau_proto::audit::v1::audit_log_client::AuditLogClient;
 use bakylau_proto::control::v1 as pb;
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -8,12 +11,56 @@ use serde_json::json;
 use crate::Global;
 use crate::client;
 use crate::control;
+use crate::localtime;
 use crate::output::{self, OutputFormat};
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
     /// Check a body's appeals registered in a period: late registration, forwarding, answers, letters, reworks
     Run(RunArgs),
+    /// Who read personal data or changed what, when and from where, newest first (auditor)
+    Log(LogArgs),
+}
+
+/// The service whose access log to read.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum Service {
+    Intake,
+    Routing,
+    Control,
+    Reception,
+    Reporting,
+}
+
+#[derive(Args, Debug)]
+pub struct LogArgs {
+    /// Whose log: each service keeps its own
+    #[arg(long, value_enum, default_value = "intake")]
+    pub service: Service,
+    /// Only calls by this token subject
+    #[arg(long, value_name = "SUBJECT")]
+    pub subject: Option<String>,
+    /// Only calls that read or changed this id (appeal id, registration number, booking id)
+    #[arg(long, value_name = "ID")]
+    pub target: Option<String>,
+    /// Only this method (`GetAppeal` or its full path)
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Only reads of personal data, or only changes
+    #[arg(long, value_parser = ["read", "change"])]
+    pub access: Option<String>,
+    /// From this moment (local time `2026-03-20 09:15`, a date, or RFC 3339)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Before this moment
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Records per page (at most 500)
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    /// Continue from an earlier page
+    #[arg(long, value_name = "TOKEN")]
+    pub page_token: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -31,6 +78,7 @@ pub struct RunArgs {
 
 pub async fn run(cmd: AuditCommand, g: &Global) -> Result<()> {
     match cmd {
+        AuditCommand::Log(a) => log(a, g).await,
         AuditCommand::Run(a) => {
             let mut c = control::connect(g).await?;
             let r = c
@@ -58,6 +106,83 @@ pub async fn run(cmd: AuditCommand, g: &Global) -> Result<()> {
             }
         }
     }
+}
+
+async fn log(a: LogArgs, g: &Global) -> Result<()> {
+    let (name, addr) = match a.service {
+        Service::Intake => ("intake", &g.intake),
+        Service::Routing => ("routing", &g.routing),
+        Service::Control => ("control", &g.control),
+        Service::Reception => ("reception", &g.reception),
+        Service::Reporting => ("reporting", &g.reporting),
+    };
+    let moment = |t: Option<String>, flag: &str| {
+        t.map(|t| localtime::parse_moment(&t, flag).map(localtime::timestamp))
+            .transpose()
+    };
+    let request = log_pb::ListAuditRecordsRequest {
+        subject: a.subject.unwrap_or_default(),
+        target: a.target.unwrap_or_default(),
+        method: a.method.unwrap_or_default(),
+        access: a.access.unwrap_or_default(),
+        since: moment(a.since, "--since")?,
+        until: moment(a.until, "--until")?,
+        page_size: a.limit,
+        page_token: a.page_token.unwrap_or_default(),
+    };
+    let mut c = AuditLogClient::new(client::channel(name, addr).await?);
+    let r = c
+        .list_audit_records(client::request(request, g))
+        .await?
+        .into_inner();
+    output::print_page(
+        g.output,
+        log_table(&r.records),
+        || {
+            json!({
+                "records": r.records.iter().map(log_json).collect::<Vec<_>>(),
+                "next_page_token": r.next_page_token,
+            })
+        },
+        &r.next_page_token,
+    )
+}
+
+fn log_table(records: &[log_pb::AuditRecord]) -> String {
+    let rows: Vec<Vec<String>> = records
+        .iter()
+        .map(|r| {
+            vec![
+                localtime::format_local(r.at.as_ref()),
+                format!("{} ({})", r.subject, r.role),
+                r.method.rsplit('/').next().unwrap_or_default().to_owned(),
+                r.access.clone(),
+                output::truncate(&r.targets.join(" "), 60),
+                r.outcome.clone(),
+                if r.forwarded_for.is_empty() {
+                    r.peer.clone()
+                } else {
+                    format!("{} via {}", r.forwarded_for, r.peer)
+                },
+            ]
+        })
+        .collect();
+    output::table(
+        &["WHEN", "WHO", "METHOD", "ACCESS", "WHAT", "RESULT", "FROM"],
+        &rows,
+    )
+}
+
+fn log_json(r: &log_pb::AuditRecord) -> serde_json::Value {
+    json!({
+        "seq": r.seq,
+        "at": r.at.as_ref().and_then(localtime::rfc3339_local),
+        "subject": r.subject, "role": r.role, "body": r.body,
+        "method": r.method, "access": r.access,
+        "target_kind": r.target_kind, "targets": r.targets,
+        "outcome": r.outcome, "peer": r.peer, "forwarded_for": r.forwarded_for,
+        "trace_id": r.trace_id,
+    })
 }
 
 pub fn report_text(r: &pb::AuditReport) -> String {
@@ -128,5 +253,26 @@ mod tests {
         assert!(t.contains("Appeals checked: 4"));
         assert!(t.contains("forwarded late"));
         assert!(t.contains("ALM-2026-000202"));
+    }
+
+    #[test]
+    fn the_access_log_says_who_what_and_from_where() {
+        let r = log_pb::AuditRecord {
+            subject: "controller-1".into(),
+            role: "controller".into(),
+            method: "/bakylau.intake.v1.IntakeService/GetAppeal".into(),
+            access: "read".into(),
+            targets: vec!["ALM-2026-000007".into()],
+            outcome: "OK".into(),
+            peer: "10.0.0.5:41000".into(),
+            forwarded_for: "192.0.2.9".into(),
+            ..Default::default()
+        };
+        let t = log_table(std::slice::from_ref(&r));
+        assert!(t.contains("controller-1 (controller)"));
+        assert!(t.contains("GetAppeal"));
+        assert!(t.contains("ALM-2026-000007"));
+        assert!(t.contains("192.0.2.9 via 10.0.0.5:41000"));
+        assert_eq!(log_json(&r)["targets"][0], "ALM-2026-000007");
     }
 }

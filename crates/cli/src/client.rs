@@ -6,10 +6,11 @@ use std::time::Duration;
 use std::sync::OnceLock;
 
 use anyhow::Result;
+use bakylau_platform::tls::ClientTlsSettings;
 use bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 use crate::error::{Unreachable, usage};
 
@@ -29,6 +30,18 @@ pub fn set_token(token: &str) -> Result<()> {
         .map_err(|_| usage("the token has characters a token cannot have"))?;
     let _ = TOKEN.set(value);
     Ok(())
+}
+
+/// TLS for every connection (`--tls-ca`, `--tls-cert`, `--tls-key`), set once at start.
+static TLS: OnceLock<ClientTlsSettings> = OnceLock::new();
+
+pub fn set_tls(g: &crate::Global) {
+    let _ = TLS.set(ClientTlsSettings {
+        ca_file: g.tls_ca.clone(),
+        cert_file: g.tls_cert.clone(),
+        key_file: g.tls_key.clone(),
+        domain: None,
+    });
 }
 
 /// Puts the caller's bearer token on every call of a client.
@@ -79,12 +92,14 @@ pub async fn connect(
     call_timeout: Duration,
 ) -> Result<Channel> {
     let uri = normalize_addr(addr);
-    let endpoint = Endpoint::from_shared(uri.clone())
-        .map_err(|_| {
-            usage(format!(
-                "--{service}: {addr:?} is not an address like http://127.0.0.1:50051"
-            ))
-        })?
+    let tls = TLS.get_or_init(ClientTlsSettings::default);
+    if tonic::transport::Endpoint::from_shared(uri.clone()).is_err() {
+        return Err(usage(format!(
+            "--{service}: {addr:?} is not an address like http://127.0.0.1:50051"
+        )));
+    }
+    let endpoint = bakylau_platform::tls::endpoint(&uri, tls)
+        .map_err(|e| usage(format!("--{service}: {e}")))?
         .connect_timeout(connect_timeout)
         .timeout(call_timeout);
     endpoint.connect().await.map_err(|e| {

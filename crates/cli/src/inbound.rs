@@ -148,6 +148,9 @@ pub struct Sender {
     channel: lapin::Channel,
     source: String,
     name: String,
+    /// The broker user it connects as, stated on every message (AMQP `user_id`, checked by
+    /// RabbitMQ) so intake can tell which system sent it.
+    user: String,
 }
 
 impl Sender {
@@ -156,11 +159,16 @@ impl Sender {
         let name = source_name(source).ok_or_else(|| InboundError::Source(source.to_owned()))?;
         let connection = Connection::connect(amqp_url, ConnectionProperties::default()).await?;
         let channel = connection.create_channel().await?;
+        let user = amqp_url
+            .parse::<lapin::uri::AMQPUri>()
+            .map(|u| u.authority.userinfo.username)
+            .unwrap_or_else(|_| "guest".into());
         Ok(Sender {
             connection,
             channel,
             source: source.to_owned(),
             name,
+            user,
         })
     }
 
@@ -266,6 +274,7 @@ impl Sender {
                     .with_message_id(id.as_str().into())
                     .with_correlation_id(id.as_str().into())
                     .with_reply_to(reply_queue.name().clone())
+                    .with_user_id(self.user.as_str().into())
                     .with_delivery_mode(2),
             )
             .await?

@@ -140,6 +140,35 @@ pub struct Global {
         value_name = "BODY"
     )]
     pub body: Option<String>,
+    /// CA that signed the services' TLS certificates (PEM); with it, calls use TLS
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_TLS_CA",
+        value_name = "FILE"
+    )]
+    pub tls_ca: Option<std::path::PathBuf>,
+    /// Client certificate (PEM) for services that demand mutual TLS
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// Private key (PEM) of --tls-cert
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        env = "BAKYLAU_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Print readable text or JSON
     #[arg(
         long,
@@ -209,6 +238,7 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         token::install(&cli.global)?;
+        client::set_tls(&cli.global);
         match cli.command {
             Command::Appeal(cmd) => appeal::run(cmd, &cli.global).await,
             Command::Consultation(cmd) => consultation::run(cmd, &cli.global).await,

@@ -139,6 +139,8 @@ pub struct MethodPolicy {
     /// The gRPC path, `/bakylau.intake.v1.IntakeService/RegisterAppeal`.
     pub path: &'static str,
     pub roles: &'static [Role],
+    /// Whether its calls go to the audit log, as reads of personal data or as changes.
+    pub audit: crate::audit::Audit,
 }
 
 /// A service's policy table. Methods not in it are refused to everyone.
@@ -147,6 +149,11 @@ pub type Policy = &'static [MethodPolicy];
 /// The roles `policy` allows on `path`; `None` for a method it does not name.
 pub fn allowed_roles(policy: Policy, path: &str) -> Option<&'static [Role]> {
     policy.iter().find(|p| p.path == path).map(|p| p.roles)
+}
+
+/// The roles the first of `policies` that names `path` allows on it.
+pub fn allowed_roles_in(policies: &[Policy], path: &str) -> Option<&'static [Role]> {
+    policies.iter().find_map(|p| allowed_roles(p, path))
 }
 
 /// Calls that need no token: probes and reflection (they carry no data of anyone).
@@ -392,11 +399,11 @@ pub fn caller_from(claims: Claims) -> Result<Caller, Rejection> {
 /// metrics layer files UNIMPLEMENTED under `unknown`).
 pub fn authorize(
     verifier: &Verifier,
-    policy: Policy,
+    policies: &[Policy],
     path: &str,
     authorization: Option<&[u8]>,
 ) -> Result<Caller, Status> {
-    let Some(roles) = allowed_roles(policy, path) else {
+    let Some(roles) = allowed_roles_in(policies, path) else {
         return Err(Status::unimplemented("no such method"));
     };
     let token = authorization
@@ -731,12 +738,13 @@ impl tonic::service::Interceptor for IdentityInterceptor {
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     verifier: Arc<Verifier>,
-    policy: Policy,
+    policies: Arc<[Policy]>,
 }
 
 impl AuthLayer {
-    pub fn new(verifier: Arc<Verifier>, policy: Policy) -> Self {
-        Self { verifier, policy }
+    /// `policies`: the service's table and the platform's own (the audit log's).
+    pub fn new(verifier: Arc<Verifier>, policies: Arc<[Policy]>) -> Self {
+        Self { verifier, policies }
     }
 }
 
@@ -746,7 +754,7 @@ impl<S> tower_layer::Layer<S> for AuthLayer {
         Auth {
             inner,
             verifier: self.verifier.clone(),
-            policy: self.policy,
+            policies: self.policies.clone(),
         }
     }
 }
@@ -755,7 +763,7 @@ impl<S> tower_layer::Layer<S> for AuthLayer {
 pub struct Auth<S> {
     inner: S,
     verifier: Arc<Verifier>,
-    policy: Policy,
+    policies: Arc<[Policy]>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -782,7 +790,7 @@ where
         }
         let decided = authorize(
             &self.verifier,
-            self.policy,
+            &self.policies,
             &path,
             request
                 .headers()
@@ -838,6 +846,7 @@ mod tests {
     const POLICY: Policy = &[MethodPolicy {
         path: "/x.S/Read",
         roles: &[Role::Auditor, Role::Executor],
+        audit: crate::audit::Audit::Read,
     }];
 
     fn bearer(t: &str) -> Vec<u8> {
@@ -855,7 +864,7 @@ mod tests {
                 Duration::from_secs(60),
             )
             .unwrap();
-        let c = authorize(&verifier(), POLICY, "/x.S/Read", Some(&bearer(&t))).unwrap();
+        let c = authorize(&verifier(), &[POLICY], "/x.S/Read", Some(&bearer(&t))).unwrap();
         assert_eq!(c.role, Role::Executor);
         assert_eq!(c.body.as_deref(), Some("ALM-EDU"));
         assert!(c.may_access_body("ALM-EDU"));
@@ -865,7 +874,7 @@ mod tests {
     #[test]
     fn missing_foreign_expired_or_misaddressed_tokens_are_unauthenticated() {
         let v = verifier();
-        let code = |h: Option<&[u8]>| authorize(&v, POLICY, "/x.S/Read", h).unwrap_err().code();
+        let code = |h: Option<&[u8]>| authorize(&v, &[POLICY], "/x.S/Read", h).unwrap_err().code();
         assert_eq!(code(None), Code::Unauthenticated);
         assert_eq!(code(Some(b"Basic abc")), Code::Unauthenticated);
         assert_eq!(code(Some(b"Bearer not-a-jwt")), Code::Unauthenticated);
@@ -910,15 +919,15 @@ mod tests {
             .mint("u", Role::Analyst, None, None, Duration::from_secs(60))
             .unwrap();
         let v = verifier();
-        let e = authorize(&v, POLICY, "/x.S/Read", Some(&bearer(&t))).unwrap_err();
+        let e = authorize(&v, &[POLICY], "/x.S/Read", Some(&bearer(&t))).unwrap_err();
         assert_eq!(e.code(), Code::PermissionDenied);
         let t = minter(KEY)
             .mint("u", Role::Auditor, None, None, Duration::from_secs(60))
             .unwrap();
-        let e = authorize(&v, POLICY, "/x.S/Write", Some(&bearer(&t))).unwrap_err();
+        let e = authorize(&v, &[POLICY], "/x.S/Write", Some(&bearer(&t))).unwrap_err();
         assert_eq!(e.code(), Code::Unimplemented);
         assert_eq!(
-            authorize(&v, POLICY, "/x.S/Write", None)
+            authorize(&v, &[POLICY], "/x.S/Write", None)
                 .unwrap_err()
                 .code(),
             Code::Unimplemented

@@ -47,6 +47,10 @@ pub mod headers {
     pub const PARKED_AT: &str = "x-bakylau-parked-at";
     pub const ORIGINAL_ROUTING_KEY: &str = "x-bakylau-original-routing-key";
     pub const ORIGINAL_EXCHANGE: &str = "x-bakylau-original-exchange";
+    /// The broker user that first published a message, kept by the consumer when it
+    /// republishes it for a retry (and trusted only on messages the service itself
+    /// published: see `IncomingMessage::sender`).
+    pub const SENDER: &str = "x-bakylau-sender";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +78,14 @@ impl Broker {
             url: url.into(),
             service,
         }
+    }
+
+    /// The broker user this service connects as (`guest` when the URL names none).
+    pub fn user(&self) -> String {
+        self.url
+            .parse::<lapin::uri::AMQPUri>()
+            .map(|u| u.authority.userinfo.username)
+            .unwrap_or_else(|_| "guest".into())
     }
 
     /// Connects, retrying with capped exponential back-off until it succeeds or `shutdown`

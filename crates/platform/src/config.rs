@@ -136,6 +136,10 @@ pub struct GrpcSettings {
     pub auth: crate::auth::AuthSettings,
     /// This service's own token for calls to other services.
     pub identity: crate::auth::IdentitySettings,
+    /// TLS for this server (mutual TLS with `client_ca_file`); plaintext when unset.
+    pub tls: crate::tls::ServerTlsSettings,
+    /// TLS for this service's calls to other services.
+    pub client_tls: crate::tls::ClientTlsSettings,
 }
 
 impl GrpcSettings {
@@ -146,6 +150,8 @@ impl GrpcSettings {
             request_timeout_ms: 30_000,
             auth: Default::default(),
             identity: Default::default(),
+            tls: Default::default(),
+            client_tls: Default::default(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! gRPC bootstrap shared by every service: `grpc.health.v1` driven by readiness (NOT_SERVING
 //! while Postgres or the broker is lost, and during shutdown), reflection, trace context
-//! from metadata, request metrics by method and code, a server-side time limit, graceful
-//! shutdown.
+//! from metadata, request metrics by method and code, authentication, hostile-input guards,
+//! the audit log, a server-side time limit, graceful shutdown.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,16 +14,30 @@ use tonic::transport::server::{Router, TcpIncoming};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+use bakylau_proto::audit::v1::audit_log_server::AuditLogServer;
+
+use crate::audit::{self, AuditLayer, AuditLogApi, AuditTrail};
 use crate::auth::{AuthLayer, Policy, Verifier};
 use crate::config::GrpcSettings;
 use crate::grpc_metrics::{self, GrpcMetricsLayer};
 use crate::health::Readiness;
+use crate::limits::GuardLayer;
 use crate::telemetry;
 
-/// The server router every service builds on: its calls are counted and timed, and every
-/// call but health and reflection needs a verified bearer token the policy allows.
+/// The server router every service builds on: its calls are counted and timed; every call
+/// but health and reflection needs a verified bearer token the policy allows; hostile input
+/// is refused as the caller's fault; reads of personal data and changes are audited.
 pub type MeteredRouter = Router<
-    tower_layer::Stack<AuthLayer, tower_layer::Stack<GrpcMetricsLayer, tower_layer::Identity>>,
+    tower_layer::Stack<
+        AuditLayer,
+        tower_layer::Stack<
+            GuardLayer,
+            tower_layer::Stack<
+                AuthLayer,
+                tower_layer::Stack<GrpcMetricsLayer, tower_layer::Identity>,
+            >,
+        >,
+    >,
 >;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,22 +53,41 @@ pub enum GrpcError {
     Transport(#[from] tonic::transport::Error),
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
-/// A server router with health and reflection already added; the service adds its own.
-/// Health starts NOT_SERVING (tonic-health would report `""` as serving) until
-/// `watch_health` has seen every dependency up. Every call, health and reflection
-/// included, is counted by method and code under the service's label (`intake`, ...).
-/// Every other call is authenticated against `settings.auth` and authorised by `policy`
-/// (refusals are counted too: the auth layer sits inside the metrics layer).
-pub async fn router(
-    settings: &GrpcSettings,
-    service_name: &'static str,
-    policy: Policy,
-) -> Result<(MeteredRouter, HealthReporter), GrpcError> {
+/// What a service brings to the shared router.
+pub struct ServiceFrame<'a> {
+    pub settings: &'a GrpcSettings,
+    /// Full gRPC name, as health and reflection report it.
+    pub name: &'static str,
+    pub policy: Policy,
+    /// The service's own pool: its audit log lives in its schema.
+    pub pool: &'a PgPool,
+    /// Background work of the router (JWKS reload) stops with it.
+    pub shutdown: &'a CancellationToken,
+    /// Per-caller limits on some methods (intake's RegisterAppeal).
+    pub guard: GuardLayer,
+}
+
+/// A server router with health, reflection and the audit log's query service already
+/// added; the service adds its own. Health starts NOT_SERVING (tonic-health would report
+/// `""` as serving) until `watch_health` has seen every dependency up. Layers, outermost
+/// first: metrics (every call, refusals included, by method and code under the service's
+/// label), auth (token and policy), guard (hostile input, rate limits), audit.
+pub async fn router(frame: ServiceFrame<'_>) -> Result<(MeteredRouter, HealthReporter), GrpcError> {
+    let ServiceFrame {
+        settings,
+        name: service_name,
+        policy,
+        pool,
+        shutdown,
+        guard,
+    } = frame;
     let verifier = Verifier::load(&settings.auth).await?;
-    // Reloads the JWKS (key rotation) for the life of the process.
-    tokio::spawn(verifier.clone().refresh(CancellationToken::new()));
+    tokio::spawn(verifier.clone().refresh(shutdown.clone()));
+    let policies: Arc<[Policy]> = Arc::new([policy, audit::POLICY]);
     let (reporter, health) = tonic_health::server::health_reporter();
     reporter
         .set_service_status("", ServingStatus::NotServing)
@@ -68,12 +101,18 @@ pub async fn router(
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             // Only what this server serves, not every service in the shared descriptors.
             .with_service_name(service_name)
+            .with_service_name(bakylau_proto::service_names::AUDIT_LOG)
             .with_service_name("grpc.health.v1.Health")
     };
     // v1alpha too: Python's grpcio-reflection and older grpcurl still ask for it.
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let router = Server::builder()
+    let audit_log = AuditLogServer::new(AuditLogApi { pool: pool.clone() });
+    let mut server = Server::builder();
+    if let Some(tls) = crate::tls::server_config(&settings.tls)? {
+        server = server.tls_config(tls)?;
+    }
+    let router = server
         .timeout(Duration::from_millis(settings.request_timeout_ms))
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         // Bounded work per client connection (issue 9): h2 would otherwise accept any number.
@@ -82,10 +121,13 @@ pub async fn router(
         .layer(GrpcMetricsLayer::new(grpc_metrics::service_label(
             service_name,
         )))
-        .layer(AuthLayer::new(verifier, policy))
+        .layer(AuthLayer::new(verifier, policies.clone()))
+        .layer(guard)
+        .layer(AuditLayer::new(AuditTrail::start(pool.clone()), policies))
         .add_service(health)
         .add_service(reflection_v1)
-        .add_service(reflection_v1alpha);
+        .add_service(reflection_v1alpha)
+        .add_service(audit_log);
     Ok((router, reporter))
 }
 

@@ -2,6 +2,7 @@
 //! service's own schema, RabbitMQ (topology, outbox relay, inbox consumer) and the gRPC
 //! bootstrap (health, reflection, shutdown).
 
+pub mod audit;
 pub mod auth;
 pub mod broker;
 pub mod config;
@@ -11,5 +12,6 @@ pub mod grpc_metrics;
 pub mod health;
 pub mod limits;
 pub mod telemetry;
+pub mod tls;
 
 pub use tokio_util::sync::CancellationToken;

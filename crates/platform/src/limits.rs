@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tonic::codegen::{BoxFuture, Service, http};
-use tonic::server::NamedService;
 
 /// `per_second` calls on average with bursts of `burst`; `per_second = 0` turns it off.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -165,8 +164,10 @@ pub fn rate_limited_status(
     )
 }
 
-/// A gRPC service with the hostile-input guards: bad bytes are the caller's fault, and
-/// `methods` (last path segment, e.g. `RegisterAppeal`) may be limited per caller.
+/// Tower layer for `Server::builder().layer(..)`, inside the auth layer (the rate limit is
+/// keyed by the verified caller): bad bytes are the caller's fault, long refusals are
+/// clipped, and `methods` (last path segment, e.g. `RegisterAppeal`) may be limited per
+/// caller.
 ///
 /// tonic reports a body that does not decode as the request message (not protobuf, a
 /// string that is not UTF-8) as INTERNAL, as gRPC's status-code table suggests; for this
@@ -174,22 +175,13 @@ pub fn rate_limited_status(
 /// reason. A request over `max_decoding_message_size` (tonic: OUT_OF_RANGE) becomes
 /// RESOURCE_EXHAUSTED, which the gRPC spec names for a message larger than allowed; the
 /// message keeps the found size and the limit.
-#[derive(Clone)]
-pub struct Guard<S> {
-    inner: S,
+#[derive(Clone, Default)]
+pub struct GuardLayer {
     limiter: Option<Arc<KeyedLimiter>>,
     methods: Arc<[&'static str]>,
 }
 
-impl<S> Guard<S> {
-    pub fn new(inner: S) -> Self {
-        Self {
-            inner,
-            limiter: None,
-            methods: Arc::new([]),
-        }
-    }
-
+impl GuardLayer {
     /// Limits `methods` per caller with `settings` (off when `per_second` is 0).
     pub fn rate_limit(mut self, settings: RateLimitSettings, methods: &[&'static str]) -> Self {
         self.limiter = Some(Arc::new(KeyedLimiter::new(settings)));
@@ -198,12 +190,27 @@ impl<S> Guard<S> {
     }
 }
 
-impl<S: NamedService> NamedService for Guard<S> {
-    const NAME: &'static str = S::NAME;
+impl<S> tower_layer::Layer<S> for GuardLayer {
+    type Service = Guard<S>;
+    fn layer(&self, inner: S) -> Guard<S> {
+        Guard {
+            inner,
+            limiter: self.limiter.clone(),
+            methods: self.methods.clone(),
+        }
+    }
+}
+
+/// A gRPC service behind [`GuardLayer`].
+#[derive(Clone)]
+pub struct Guard<S> {
+    inner: S,
+    limiter: Option<Arc<KeyedLimiter>>,
+    methods: Arc<[&'static str]>,
 }
 
 /// The code a trailers-only error response should carry instead of its own, if any.
-fn recode(status: &str, message: &str) -> Option<&'static str> {
+pub(crate) fn recode(status: &str, message: &str) -> Option<&'static str> {
     // grpc-message is percent-encoded (spaces as %20).
     let message = message.replace("%20", " ");
     match status {

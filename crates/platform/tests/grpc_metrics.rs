@@ -56,6 +56,7 @@ const KEYS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/keys");
 const POLICY: &[MethodPolicy] = &[MethodPolicy {
     path: "/bakylau.probe.v1.Probe/Submit",
     roles: &[Role::Registrar],
+    audit: bakylau_platform::audit::Audit::No,
 }];
 
 /// `Bearer <token>` for a registrar, signed with the test key.
@@ -83,10 +84,21 @@ async fn serve(grpc_service_name: &'static str) -> (Channel, CancellationToken) 
         issuer: "metrics-test".into(),
         ..Default::default()
     };
-    let (router, _reporter) = grpc::router(&settings, grpc_service_name, POLICY)
-        .await
+    // Never connected: the probe method is not audited, so nothing writes.
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .connect_lazy("postgres://127.0.0.1:1/unused")
         .unwrap();
     let shutdown = CancellationToken::new();
+    let (router, _reporter) = grpc::router(grpc::ServiceFrame {
+        settings: &settings,
+        name: grpc_service_name,
+        policy: POLICY,
+        pool: &pool,
+        shutdown: &shutdown,
+        guard: Default::default(),
+    })
+    .await
+    .unwrap();
     tokio::spawn(grpc::serve(
         router.add_service(Refusing),
         listener,

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use bakylau_calendar::{Calendar, DayKind, kz_date};
+use bakylau_platform::audit as audit_log;
 use bakylau_proto::control::v1 as pb;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use tonic::{Request, Response, Status};
@@ -133,6 +134,15 @@ impl ControlApi {
             redirected_to: a.redirected_to.clone().unwrap_or_default(),
             initial_due_date: date_str(a.initial_due_date),
         }
+    }
+
+    /// The assignment with its answer, named for the audit log.
+    async fn answered(&self, a: &AppealRow) -> Result<Response<pb::Assignment>, Status> {
+        let response = Response::new(self.with_answer(a).await?);
+        Ok(audit_log::about_appeals(
+            response,
+            [(a.appeal_id, &a.registration_number)],
+        ))
     }
 
     async fn with_answer(&self, a: &AppealRow) -> Result<pb::Assignment, Status> {
@@ -363,7 +373,7 @@ impl pb::control_service_server::ControlService for ControlApi {
                 "appeal_id or registration_number is required",
             ));
         };
-        Ok(Response::new(self.with_answer(&a).await?))
+        self.answered(&a).await
     }
 
     async fn list_due(
@@ -414,10 +424,14 @@ impl pb::control_service_server::ControlService for ControlApi {
             (true, Some(last)) => format!("{}_{}", date_str(last.due_date), last.appeal_id),
             _ => String::new(),
         };
-        Ok(Response::new(pb::ListAssignmentsResponse {
+        let response = Response::new(pb::ListAssignmentsResponse {
             assignments: rows.iter().map(|a| self.assignment(a, None)).collect(),
             next_page_token,
-        }))
+        });
+        Ok(audit_log::about_appeals(
+            response,
+            rows.iter().map(|a| (a.appeal_id, &a.registration_number)),
+        ))
     }
 
     async fn submit_answer(
@@ -449,7 +463,7 @@ impl pb::control_service_server::ControlService for ControlApi {
             )
             .await?;
         tracing::info!(appeal_id = %id, registration_number = %a.registration_number, "answer submitted");
-        Ok(Response::new(self.with_answer(&a).await?))
+        self.answered(&a).await
     }
 
     async fn review_answer(
@@ -466,7 +480,7 @@ impl pb::control_service_server::ControlService for ControlApi {
             .review(id, &c.subject, req.accept, &req.remarks, new_due)
             .await?;
         tracing::info!(appeal_id = %id, accept = req.accept, status = %a.status, "answer reviewed");
-        Ok(Response::new(self.with_answer(&a).await?))
+        self.answered(&a).await
     }
 
     async fn sign_off(
@@ -482,7 +496,7 @@ impl pb::control_service_server::ControlService for ControlApi {
             .control
             .sign_off(id, &c.subject, req.approve, &req.remarks, new_due)
             .await?;
-        Ok(Response::new(self.with_answer(&a).await?))
+        self.answered(&a).await
     }
 
     async fn set_akim_control(
@@ -500,7 +514,7 @@ impl pb::control_service_server::ControlService for ControlApi {
             .control
             .set_akim_control(id, &c.subject, req.under_control, &req.note)
             .await?;
-        Ok(Response::new(self.with_answer(&a).await?))
+        self.answered(&a).await
     }
 
     async fn extend_deadline(
@@ -523,7 +537,7 @@ impl pb::control_service_server::ControlService for ControlApi {
             .extend(id, &c.subject, new_due, &req.reason, &req.decided_by)
             .await?;
         tracing::info!(appeal_id = %id, due = %new_due, "deadline extended");
-        Ok(Response::new(self.with_answer(&a).await?))
+        self.answered(&a).await
     }
 
     async fn get_timeline(
@@ -536,7 +550,8 @@ impl pb::control_service_server::ControlService for ControlApi {
         let rows = storage::timeline(&self.control.pool, id)
             .await
             .map_err(db_status)?;
-        Ok(Response::new(pb::Timeline {
+        let key = [(a.appeal_id, a.registration_number.clone())];
+        let response = Response::new(pb::Timeline {
             appeal_id: id.to_string(),
             registration_number: a.registration_number,
             entries: rows
@@ -548,7 +563,8 @@ impl pb::control_service_server::ControlService for ControlApi {
                     note: r.note,
                 })
                 .collect(),
-        }))
+        });
+        Ok(audit_log::about_appeals(response, key))
     }
 
     async fn list_letters(
@@ -607,10 +623,15 @@ impl pb::control_service_server::ControlService for ControlApi {
             ),
             _ => String::new(),
         };
-        Ok(Response::new(pb::ListLettersResponse {
+        let ids: Vec<String> = rows
+            .iter()
+            .flat_map(|l| [l.id.to_string(), l.appeal_id.to_string()])
+            .collect();
+        let response = Response::new(pb::ListLettersResponse {
             letters: rows.into_iter().map(letter_pb).collect(),
             next_page_token,
-        }))
+        });
+        Ok(audit_log::about(response, "letter", ids))
     }
 
     async fn get_letter(
@@ -624,7 +645,8 @@ impl pb::control_service_server::ControlService for ControlApi {
             .map_err(db_status)?
             .ok_or_else(|| Status::not_found("no such letter"))?;
         self.load_visible(&c, l.appeal_id).await?;
-        Ok(Response::new(letter_pb(l)))
+        let ids = [l.id.to_string(), l.appeal_id.to_string()];
+        Ok(audit_log::about(Response::new(letter_pb(l)), "letter", ids))
     }
 
     async fn get_calendar(

@@ -142,15 +142,19 @@ pub async fn run_with_clock(
             control: control.clone(),
             settings: settings.control.notifier.clone(),
             identity,
+            tls: settings.grpc.client_tls.clone(),
         };
         tasks.push(tokio::spawn(notifier.run(shutdown.clone())));
     }
 
-    let (router, reporter) = grpc::router(
-        &settings.grpc,
-        bakylau_proto::service_names::CONTROL,
-        policy::POLICY,
-    )
+    let (router, reporter) = grpc::router(grpc::ServiceFrame {
+        settings: &settings.grpc,
+        name: bakylau_proto::service_names::CONTROL,
+        policy: policy::POLICY,
+        pool: &pool,
+        shutdown: &shutdown,
+        guard: Default::default(),
+    })
     .await?;
     tasks.push(tokio::spawn(grpc::watch_health(
         reporter,
@@ -174,9 +178,7 @@ pub async fn run_with_clock(
     .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "control serving gRPC");
     let served = grpc::serve(
-        router
-            .add_service(bakylau_platform::limits::Guard::new(api))
-            .add_service(bakylau_platform::limits::Guard::new(instruction_api)),
+        router.add_service(api).add_service(instruction_api),
         listener,
         shutdown.clone(),
     )

@@ -162,6 +162,8 @@ pub struct Notifier {
     pub settings: NotifierSettings,
     /// Control's token for its calls to intake.
     pub identity: Arc<bakylau_platform::auth::ServiceIdentity>,
+    /// TLS for its calls to intake.
+    pub tls: bakylau_platform::tls::ClientTlsSettings,
 }
 
 impl Notifier {
@@ -171,7 +173,7 @@ impl Notifier {
         let mut client: Option<IntakeServiceClient<tonic::transport::Channel>> = None;
         loop {
             if client.is_none() {
-                match tonic::transport::Endpoint::from_shared(self.settings.intake_addr.clone()) {
+                match bakylau_platform::tls::endpoint(&self.settings.intake_addr, &self.tls) {
                     Ok(ep) => client = Some(IntakeServiceClient::new(ep.connect_lazy())),
                     Err(e) => {
                         tracing::error!(error = %e, "notifier: bad intake address; not sending");

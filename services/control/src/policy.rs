@@ -2,6 +2,7 @@
 //! use these constants) plus the executor's body scope. The auth layer refuses every
 //! method missing from [`POLICY`].
 
+use bakylau_platform::audit::Audit;
 use bakylau_platform::auth::{MethodPolicy, Policy, Role};
 
 /// Appeals under control, their timelines and letters (personal data): never the analyst.
@@ -52,125 +53,156 @@ pub const POLICY: Policy = &[
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/GetAssignment",
         roles: CASE_READERS,
+        audit: Audit::Read,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/ListDue",
         roles: CASE_READERS,
+        audit: Audit::Read,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/SubmitAnswer",
         roles: ANSWERERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/ReviewAnswer",
         roles: REVIEWERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/SignOff",
         roles: SIGNERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/SetAkimControl",
         roles: AKIM_CONTROL,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/ExtendDeadline",
         roles: EXTENDERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/GetTimeline",
         roles: CASE_READERS,
+        audit: Audit::Read,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/ListLetters",
         roles: CASE_READERS,
+        audit: Audit::Read,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/GetLetter",
         roles: CASE_READERS,
+        audit: Audit::Read,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/GetCalendar",
         roles: EVERYONE,
+        audit: Audit::No,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/AddHoliday",
         roles: CALENDAR_EDITORS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/RemoveHoliday",
         roles: CALENDAR_EDITORS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/AddTransfer",
         roles: CALENDAR_EDITORS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/RemoveTransfer",
         roles: CALENDAR_EDITORS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/ComputeDeadline",
         roles: EVERYONE,
+        audit: Audit::No,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/ListCalendarChanges",
         roles: EVERYONE,
+        audit: Audit::No,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/GetPolicy",
         roles: EVERYONE,
+        audit: Audit::No,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/UpdatePolicy",
         roles: POLICY_EDITORS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.ControlService/RunAudit",
         roles: AUDITORS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/CreateInstruction",
         roles: ISSUERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/GetInstruction",
         roles: CASE_READERS,
+        audit: Audit::Read,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/ListInstructions",
         roles: CASE_READERS,
+        audit: Audit::Read,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/ReportProgress",
         roles: REPORTERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/PlanCheck",
         roles: CONTROLLERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/RecordCheckResult",
         roles: CONTROLLERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/AddConclusion",
         roles: CONTROLLERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/ProposeDiscipline",
         roles: CONTROLLERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/RecordDisciplineDecision",
         roles: CONTROLLERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/CompleteInstruction",
         roles: CONTROLLERS,
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.control.v1.InstructionService/ExtendInstructionDeadline",
         roles: CONTROLLERS,
+        audit: Audit::Change,
     },
 ];

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use bakylau_platform::audit;
 use bakylau_proto::intake::v1 as pb;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -65,11 +66,15 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
             officer_position: record.officer_position.clone(),
             office: record.office.clone(),
         };
-        Ok(Response::new(pb::RegisterAppealResponse {
+        let response = Response::new(pb::RegisterAppealResponse {
             appeal: Some(appeal_message(record, &attachments)),
             coupon: Some(coupon),
             replayed: registration.replayed,
-        }))
+        });
+        Ok(audit::about_appeals(
+            response,
+            [(record.id, &record.registration_number)],
+        ))
     }
 
     async fn get_appeal(
@@ -99,7 +104,11 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         let attachments = storage::attachments_of(&self.registrar.pool, &[record.id])
             .await
             .map_err(db_status)?;
-        Ok(Response::new(appeal_message(&record, &attachments)))
+        let response = Response::new(appeal_message(&record, &attachments));
+        Ok(audit::about_appeals(
+            response,
+            [(record.id, &record.registration_number)],
+        ))
     }
 
     async fn list_appeals(
@@ -152,13 +161,17 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         let attachments = storage::attachments_of(&self.registrar.pool, &ids)
             .await
             .map_err(db_status)?;
-        Ok(Response::new(pb::ListAppealsResponse {
+        let response = Response::new(pb::ListAppealsResponse {
             appeals: rows
                 .iter()
                 .map(|r| appeal_message(r, &attachments))
                 .collect(),
             next_page_token,
-        }))
+        });
+        Ok(audit::about_appeals(
+            response,
+            rows.iter().map(|a| (a.id, &a.registration_number)),
+        ))
     }
 
     async fn record_consultation(
@@ -257,7 +270,12 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
                 .await
                 .map_err(db_status)?;
         tracing::info!(consultation_id = %stored.id, "consultation recorded");
-        Ok(Response::new(consultation_message(stored)))
+        let id = stored.id;
+        Ok(audit::about(
+            Response::new(consultation_message(stored)),
+            "consultation",
+            [id],
+        ))
     }
 
     async fn list_consultations(
@@ -293,10 +311,12 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListConsultationsResponse {
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+        let response = Response::new(pb::ListConsultationsResponse {
             consultations: rows.into_iter().map(consultation_message).collect(),
             next_page_token,
-        }))
+        });
+        Ok(audit::about(response, "consultation", ids))
     }
 }
 

@@ -60,6 +60,11 @@ pub async fn run(
         trust: Arc::new(trust),
     });
     let broker = Broker::new(settings.broker.effective_url()?, SERVICE);
+    if settings.intake.inbound_senders.is_empty() {
+        tracing::warn!(
+            "intake.inbound_senders is empty: inbound senders are not bound to their sources"
+        );
+    }
     let confirm_timeout = std::time::Duration::from_millis(settings.broker.confirm_timeout_ms);
 
     let relay = OutboxRelay {
@@ -77,6 +82,7 @@ pub async fn run(
         handler: Arc::new(messaging::InboundHandler {
             registrar: registrar.clone(),
             max_bytes: settings.intake.max_inbound_bytes,
+            senders: Arc::new(settings.intake.inbound_senders.clone()),
         }),
         prefetch: settings.broker.prefetch,
         concurrency: settings.broker.concurrency,
@@ -101,11 +107,16 @@ pub async fn run(
     let status_task = tokio::spawn(status_consumer.run(shutdown.clone()));
     let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
 
-    let (router, reporter) = grpc::router(
-        &settings.grpc,
-        bakylau_proto::service_names::INTAKE,
-        policy::POLICY,
-    )
+    let (router, reporter) = grpc::router(grpc::ServiceFrame {
+        settings: &settings.grpc,
+        name: bakylau_proto::service_names::INTAKE,
+        policy: policy::POLICY,
+        pool: &pool,
+        shutdown: &shutdown,
+        guard: bakylau_platform::limits::GuardLayer::default()
+            // Per-caller limit on registration (issue 9).
+            .rate_limit(settings.intake.register_rate, &["RegisterAppeal"]),
+    })
     .await?;
     let health_task = tokio::spawn(grpc::watch_health(
         reporter,
@@ -123,9 +134,6 @@ pub async fn run(
         .max_decoding_message_size(settings.grpc.max_message_bytes)
         .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "intake serving gRPC");
-    // Per-caller limit on registration; undecodable requests are INVALID_ARGUMENT (issue 9).
-    let api = bakylau_platform::limits::Guard::new(api)
-        .rate_limit(settings.intake.register_rate, &["RegisterAppeal"]);
     let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
     shutdown.cancel();
     let _ = tokio::join!(

@@ -80,6 +80,8 @@ impl Handler for StatusHandler {
 pub struct InboundHandler {
     pub registrar: Arc<Registrar>,
     pub max_bytes: usize,
+    /// Which broker user may publish as which source (empty: not enforced).
+    pub senders: Arc<crate::policy::InboundSenders>,
 }
 
 impl Handler for InboundHandler {
@@ -94,6 +96,13 @@ impl Handler for InboundHandler {
             self.max_bytes,
         )
         .map_err(HandlerError::Permanent)?;
+        let source = match &parsed {
+            Ok(s) => &s.source,
+            Err(r) => &r.source,
+        };
+        // Neither registered nor declined (no reply to a sender posing as another).
+        crate::policy::may_publish(&self.senders, message.sender.as_deref(), source)
+            .map_err(HandlerError::Permanent)?;
         match parsed {
             Ok(submission) => self.submit(tx, message, submission).await,
             Err(rejection) => self.decline(tx, message, rejection).await,

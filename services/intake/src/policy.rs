@@ -1,6 +1,7 @@
 //! Who may call what on intake (issue 10), and the scope rules its handlers apply.
 //! The auth layer refuses every method missing from [`POLICY`].
 
+use bakylau_platform::audit::Audit;
 use bakylau_platform::auth::{Caller, MethodPolicy, Policy, Role};
 
 /// People who work with the register and its personal data (never the analyst).
@@ -16,22 +17,27 @@ pub const POLICY: Policy = &[
     MethodPolicy {
         path: "/bakylau.intake.v1.IntakeService/RegisterAppeal",
         roles: &[Role::Registrar, Role::Integration, Role::System],
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.intake.v1.IntakeService/GetAppeal",
         roles: REGISTER_READERS,
+        audit: Audit::Read,
     },
     MethodPolicy {
         path: "/bakylau.intake.v1.IntakeService/ListAppeals",
         roles: REGISTER_READERS,
+        audit: Audit::Read,
     },
     MethodPolicy {
         path: "/bakylau.intake.v1.IntakeService/RecordConsultation",
         roles: &[Role::Registrar],
+        audit: Audit::Change,
     },
     MethodPolicy {
         path: "/bakylau.intake.v1.IntakeService/ListConsultations",
         roles: REGISTER_READERS,
+        audit: Audit::Read,
     },
 ];
 
@@ -51,9 +57,55 @@ pub fn may_register(caller: &Caller, channel_external: bool, source: &str) -> Re
     Ok(())
 }
 
+/// Broker user → the sources it may publish inbound appeals as (`intake.inbound_senders`).
+pub type InboundSenders = std::collections::BTreeMap<String, Vec<String>>;
+
+/// Whether an inbound message published by broker user `sender` may claim `source`: the
+/// AMQP counterpart of [`may_register`]. With no senders configured, anyone may.
+pub fn may_publish(
+    senders: &InboundSenders,
+    sender: Option<&str>,
+    source: &str,
+) -> Result<(), String> {
+    if senders.is_empty() {
+        return Ok(());
+    }
+    let Some(sender) = sender else {
+        return Err("the message carries no user_id: inbound senders must set it (it is checked by the broker)".into());
+    };
+    let Some(sources) = senders.get(sender) else {
+        return Err(format!(
+            "broker user {sender:?} may not publish inbound appeals"
+        ));
+    };
+    if !sources.iter().any(|s| s == source.trim()) {
+        return Err(format!(
+            "broker user {sender:?} may not publish as source {:?}",
+            source.chars().take(100).collect::<String>()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_inbound_sender_publishes_only_as_its_own_sources() {
+        let senders: InboundSenders =
+            [("eotinish".to_owned(), vec!["urn:kz:eotinish".to_owned()])].into();
+        assert!(may_publish(&senders, Some("eotinish"), "urn:kz:eotinish").is_ok());
+        let e = may_publish(&senders, Some("eotinish"), "urn:kz:prosecutor").unwrap_err();
+        assert!(e.contains("may not publish as source"), "{e}");
+        assert!(may_publish(&senders, Some("guest"), "urn:kz:eotinish").is_err());
+        assert!(
+            may_publish(&senders, None, "urn:kz:eotinish")
+                .unwrap_err()
+                .contains("user_id")
+        );
+        assert!(may_publish(&InboundSenders::new(), None, "anything").is_ok());
+    }
 
     fn integration(source: &str) -> Caller {
         Caller {

@@ -58,13 +58,19 @@ pub struct IntakeSettings {
     pub calendar_dir: Option<PathBuf>,
     /// Largest inbound AMQP message, in bytes; larger ones are parked.
     pub max_inbound_bytes: usize,
-    /// RegisterAppeal calls per caller (`x-bakylau-user`, else peer IP); over it a caller
+    /// RegisterAppeal calls per caller (the verified token's subject); over it a caller
     /// gets RESOURCE_EXHAUSTED with a retry hint. `per_second = 0` turns it off.
     pub register_rate: RateLimitSettings,
     /// Registrations stored and committed together at most (one counter lock, one flush).
     pub register_batch: usize,
     /// Registrations waiting for the writer at most; callers beyond wait their turn.
     pub register_queue: usize,
+    /// Which broker user may publish inbound appeals as which `source` (reg 8.5, 8.6):
+    /// `{ "eotinish" = ["urn:kz:eotinish"] }`. A message must then carry the AMQP
+    /// `user_id` (which RabbitMQ checks against the connection) and name a source of that
+    /// user; others are parked. Empty: not enforced (a local stack where every system is
+    /// `guest`); deployments set it, with a broker user per system and per service.
+    pub inbound_senders: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 impl Default for IntakeSettings {
@@ -92,6 +98,7 @@ impl Default for IntakeSettings {
             },
             register_batch: 128,
             register_queue: 1024,
+            inbound_senders: Default::default(),
         }
     }
 }

@@ -8,62 +8,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions,
-};
-use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel};
+use common::amqp::{consume, event, next_parked, next_reply, publish, reply_queue};
 use serde_json::{Value, json};
-
-fn event(external_id: &str, iin: &str) -> Value {
-    json!({
-        "specversion": "1.0",
-        "type": "kz.bakylau.appeal.submit",
-        "source": "urn:kz:eotinish",
-        "id": uuid::Uuid::new_v4().to_string(),
-        "datacontenttype": "application/json",
-        "data": {
-            "external_id": external_id,
-            "kind": "complaint",
-            "language": "ru",
-            "applicant": { "type": "individual", "iin": iin, "full_name": "Тестов Тест",
-                           "phone": "+77011234567", "address": "Қонаев" },
-            "locality": { "district": "talgar" },
-            "subject": "Бездействие акимата",
-            "text": "Жалоба: акимат не отвечает на обращение о ремонте дороги"
-        }
-    })
-}
-
-async fn consume(ch: &Channel, queue: &str) -> lapin::Consumer {
-    ch.basic_consume(
-        queue.into(),
-        "".into(),
-        BasicConsumeOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .unwrap()
-}
-
-async fn publish(ch: &Channel, body: &[u8], content_type: &str, reply_to: &str, correlation: &str) {
-    ch.basic_publish(
-        "bakylau.inbound".into(),
-        "appeal.submit.eotinish".into(),
-        BasicPublishOptions::default(),
-        body,
-        BasicProperties::default()
-            .with_content_type(content_type.into())
-            .with_reply_to(reply_to.into())
-            .with_correlation_id(correlation.into())
-            .with_delivery_mode(2),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
-}
 
 #[tokio::test]
 async fn a_poison_batch_is_declined_or_parked_with_reasons_and_the_queue_flows_on() {
@@ -74,20 +20,7 @@ async fn a_poison_batch_is_declined_or_parked_with_reasons_and_the_queue_flows_o
     let svc = common::start_with(env, settings).await;
     let conn = svc.env.amqp().await.unwrap();
     let ch = conn.create_channel().await.unwrap();
-    let q = ch
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let reply_to = q.name().as_str().to_owned();
-    let mut replies = consume(&ch, &reply_to).await;
+    let (reply_to, mut replies) = reply_queue(&ch).await;
     let mut parked = consume(&ch, "intake.inbound.parked").await;
 
     // Unreadable: parked, each with the reason expected in its header.
@@ -172,19 +105,8 @@ async fn a_poison_batch_is_declined_or_parked_with_reasons_and_the_queue_flows_o
     // Every declinable message answered, naming its field; the good one registered.
     let mut answers: BTreeMap<String, Value> = BTreeMap::new();
     while answers.len() < declined.len() + 1 {
-        let d = tokio::time::timeout(Duration::from_secs(30), replies.next())
-            .await
-            .unwrap_or_else(|_| panic!("replies so far: {:?}", answers.keys()))
-            .unwrap()
-            .unwrap();
-        d.ack(BasicAckOptions::default()).await.unwrap();
-        let cid = d
-            .properties
-            .correlation_id()
-            .as_ref()
-            .map(|c| c.as_str().to_owned())
-            .unwrap_or_default();
-        answers.insert(cid, serde_json::from_slice(&d.data).unwrap());
+        let (cid, answer) = next_reply(&mut replies).await;
+        answers.insert(cid, answer);
     }
     assert_eq!(answers["good"]["type"], "kz.bakylau.appeal.registered");
     for (cid, _, field) in &declined {
@@ -205,28 +127,7 @@ async fn a_poison_batch_is_declined_or_parked_with_reasons_and_the_queue_flows_o
     // ... each is parked once, with its reason.
     let mut reasons: BTreeMap<String, String> = BTreeMap::new();
     while reasons.len() < unreadable.len() {
-        let d = tokio::time::timeout(Duration::from_secs(30), parked.next())
-            .await
-            .unwrap_or_else(|_| panic!("parked so far: {reasons:?}"))
-            .unwrap()
-            .unwrap();
-        let reason = d
-            .properties
-            .headers()
-            .as_ref()
-            .and_then(|h| {
-                h.inner()
-                    .get("x-bakylau-park-reason")
-                    .and_then(bakylau_platform::telemetry::amqp_string)
-            })
-            .unwrap_or_default();
-        let cid = d
-            .properties
-            .correlation_id()
-            .as_ref()
-            .map(|c| c.as_str().to_owned())
-            .unwrap_or_default();
-        d.ack(BasicAckOptions::default()).await.unwrap();
+        let (cid, reason) = next_parked(&mut parked).await;
         reasons.insert(cid, reason);
     }
     for (cid, _, _, expected) in &unreadable {

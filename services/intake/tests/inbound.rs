@@ -6,96 +6,11 @@ use std::time::Duration;
 
 use bakylau_proto::events::v1 as ev;
 use bakylau_proto::intake::v1 as pb;
-use futures::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, QueueDeclareOptions,
-};
+use common::amqp::{event, next_parked, next_reply, publish, reply_queue};
+use lapin::options::BasicConsumeOptions;
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Channel};
 use prost::Message as _;
-use serde_json::{Value, json};
-
-fn event(external_id: &str, iin: &str) -> Value {
-    json!({
-        "specversion": "1.0",
-        "type": "kz.bakylau.appeal.submit",
-        "source": "urn:kz:eotinish",
-        "id": uuid::Uuid::new_v4().to_string(),
-        "time": "2026-03-20T09:15:00+05:00",
-        "datacontenttype": "application/json",
-        "data": {
-            "external_id": external_id,
-            "kind": "complaint",
-            "language": "ru",
-            "applicant": { "type": "individual", "iin": iin, "full_name": "Тестов Тест", "phone": "+77011234567",
-                           "email": "t@example.kz", "address": "Қонаев" },
-            "locality": { "kato": "195220100", "region": "Алматинская", "district": "talgar" },
-            "subject": "Бездействие акимата",
-            "text": "Жалоба: акимат не отвечает на обращение о ремонте дороги"
-        }
-    })
-}
-
-async fn reply_queue(ch: &Channel) -> (String, lapin::Consumer) {
-    let q = ch
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let name = q.name().as_str().to_owned();
-    let consumer = ch
-        .basic_consume(
-            name.as_str().into(),
-            "".into(),
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    (name, consumer)
-}
-
-async fn publish(ch: &Channel, body: &[u8], content_type: &str, reply_to: &str, correlation: &str) {
-    ch.basic_publish(
-        "bakylau.inbound".into(),
-        "appeal.submit.eotinish".into(),
-        BasicPublishOptions::default(),
-        body,
-        BasicProperties::default()
-            .with_content_type(content_type.into())
-            .with_type("kz.bakylau.appeal.submit".into())
-            .with_reply_to(reply_to.into())
-            .with_correlation_id(correlation.into())
-            .with_delivery_mode(2),
-    )
-    .await
-    .unwrap()
-    .await
-    .unwrap();
-}
-
-async fn next_reply(consumer: &mut lapin::Consumer) -> (String, Value) {
-    let d = tokio::time::timeout(Duration::from_secs(20), consumer.next())
-        .await
-        .expect("a reply")
-        .unwrap()
-        .unwrap();
-    d.ack(BasicAckOptions::default()).await.unwrap();
-    let cid = d
-        .properties
-        .correlation_id()
-        .as_ref()
-        .map(|c| c.as_str().to_owned())
-        .unwrap_or_default();
-    (cid, serde_json::from_slice(&d.data).unwrap())
-}
+use serde_json::json;
 
 #[tokio::test]
 async fn cloudevent_is_registered_answered_and_deduplicated() {
@@ -279,19 +194,7 @@ async fn unreadable_message_is_parked_with_its_reason_and_the_queue_flows_on() {
         .unwrap();
     let mut reasons = Vec::new();
     for _ in 0..2 {
-        let d = tokio::time::timeout(Duration::from_secs(20), parked.next())
-            .await
-            .expect("parked")
-            .unwrap()
-            .unwrap();
-        let headers = d.properties.headers().clone().unwrap();
-        let reason = headers
-            .inner()
-            .get("x-bakylau-park-reason")
-            .and_then(bakylau_platform::telemetry::amqp_string)
-            .unwrap();
-        reasons.push(reason);
-        d.ack(BasicAckOptions::default()).await.unwrap();
+        reasons.push(next_parked(&mut parked).await.1);
     }
     assert!(
         reasons

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use bakylau_platform::audit;
 use bakylau_proto::reception::v1 as pb;
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
@@ -290,11 +291,13 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
             )
             .await
             .map_err(status)?;
-        Ok(Response::new(pb::BookResponse {
+        let id = booked.booking.id;
+        let response = Response::new(pb::BookResponse {
             booking: Some(booking_message(&booked.booking, &booked.outcomes)),
             pre_screening: Some(screening_message(&booked.pre_screening, &booked.suggested)),
             replayed: booked.replayed,
-        }))
+        });
+        Ok(audit::about(response, "booking", [id]))
     }
 
     async fn get_booking(&self, request: Request<pb::GetBookingRequest>) -> Reply<pb::Booking> {
@@ -303,7 +306,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
             .booking(&request.into_inner().id)
             .await
             .map_err(status)?;
-        Ok(Response::new(booking_message(&b, &o)))
+        Ok(booking_reply(&b, &o))
     }
 
     async fn list_bookings(
@@ -365,10 +368,11 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListBookingsResponse {
+        let response = Response::new(pb::ListBookingsResponse {
             bookings: rows.iter().map(|b| booking_message(b, &outcomes)).collect(),
             next_page_token,
-        }))
+        });
+        Ok(audit::about(response, "booking", rows.iter().map(|b| b.id)))
     }
 
     async fn cancel(&self, request: Request<pb::CancelRequest>) -> Reply<pb::Booking> {
@@ -378,7 +382,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
             .cancel(&r.booking_id, &r.reason)
             .await
             .map_err(status)?;
-        Ok(Response::new(booking_message(&b, &o)))
+        Ok(booking_reply(&b, &o))
     }
 
     async fn reschedule(&self, request: Request<pb::RescheduleRequest>) -> Reply<pb::Booking> {
@@ -388,7 +392,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
             .reschedule(&r.booking_id, &r.slot_id)
             .await
             .map_err(status)?;
-        Ok(Response::new(booking_message(&b, &o)))
+        Ok(booking_reply(&b, &o))
     }
 
     async fn join_waiting_list(
@@ -466,7 +470,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
             .check_in(&request.into_inner().booking_id)
             .await
             .map_err(status)?;
-        Ok(Response::new(booking_message(&b, &o)))
+        Ok(booking_reply(&b, &o))
     }
 
     async fn mark_no_show(&self, request: Request<pb::MarkNoShowRequest>) -> Reply<pb::Booking> {
@@ -475,7 +479,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
             .mark_no_show(&request.into_inner().booking_id)
             .await
             .map_err(status)?;
-        Ok(Response::new(booking_message(&b, &o)))
+        Ok(booking_reply(&b, &o))
     }
 
     async fn record_outcome(
@@ -507,7 +511,7 @@ impl pb::reception_service_server::ReceptionService for ReceptionApi {
             .record_outcome(&r.booking_id, input, &caller)
             .await
             .map_err(status)?;
-        Ok(Response::new(booking_message(&b, &o)))
+        Ok(booking_reply(&b, &o))
     }
 
     async fn record_minutes(
@@ -780,6 +784,15 @@ fn screening_message(p: &PreScreening, officials: &[Official]) -> pb::PreScreeni
         earlier_appeal: earlier,
         notes: p.notes.clone(),
     }
+}
+
+/// A booking as the answer of a call, named for the audit log.
+fn booking_reply(b: &BookingRow, outcomes: &[OutcomeRow]) -> Response<pb::Booking> {
+    audit::about(
+        Response::new(booking_message(b, outcomes)),
+        "booking",
+        [b.id],
+    )
 }
 
 pub fn booking_message(b: &BookingRow, outcomes: &[OutcomeRow]) -> pb::Booking {

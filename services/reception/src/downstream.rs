@@ -13,8 +13,9 @@ use bakylau_proto::intake::v1::intake_service_client::IntakeServiceClient;
 use std::sync::Arc;
 
 use bakylau_platform::auth::ServiceIdentity;
+use bakylau_platform::tls::ClientTlsSettings;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 use tonic::{Code, Request, Status};
 
 /// Trace context and reception's bearer token on every outgoing call.
@@ -67,6 +68,7 @@ fn channel(
     service: &'static str,
     addr: &str,
     timeout: Duration,
+    tls: &ClientTlsSettings,
 ) -> Result<Channel, DownstreamError> {
     let addr = addr.trim();
     let uri = if addr.contains("://") {
@@ -74,9 +76,8 @@ fn channel(
     } else {
         format!("http://{addr}")
     };
-    Ok(Endpoint::from_shared(uri)
+    Ok(bakylau_platform::tls::endpoint(&uri, tls)
         .map_err(|e| DownstreamError::Address(service, e.to_string()))?
-        .connect_timeout(Duration::from_secs(5))
         .timeout(timeout)
         .connect_lazy())
 }
@@ -129,6 +130,7 @@ impl Downstream {
         control_addr: &str,
         timeout: Duration,
         identity: Option<Arc<ServiceIdentity>>,
+        tls: &ClientTlsSettings,
     ) -> Result<Self, DownstreamError> {
         let outgoing = |service: &'static str| {
             identity
@@ -139,14 +141,14 @@ impl Downstream {
         let intake = match intake_addr.trim() {
             "" => None,
             addr => Some(IntakeServiceClient::with_interceptor(
-                channel("intake", addr, timeout)?,
+                channel("intake", addr, timeout, tls)?,
                 outgoing("intake")?,
             )),
         };
         let control = match control_addr.trim() {
             "" => None,
             addr => Some(InstructionServiceClient::with_interceptor(
-                channel("control", addr, timeout)?,
+                channel("control", addr, timeout, tls)?,
                 outgoing("control")?,
             )),
         };

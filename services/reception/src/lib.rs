@@ -71,6 +71,7 @@ pub async fn run(
         &settings.reception.control_addr,
         Duration::from_millis(settings.reception.downstream_timeout_ms),
         identity,
+        &settings.grpc.client_tls,
     )
     .context("addresses of intake and control")?;
     let reception = Arc::new(service::Reception {
@@ -106,11 +107,14 @@ pub async fn run(
     let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
     let jobs_task = tokio::spawn(jobs::run(reception.clone(), shutdown.clone()));
 
-    let (router, reporter) = grpc::router(
-        &settings.grpc,
-        bakylau_proto::service_names::RECEPTION,
-        policy::POLICY,
-    )
+    let (router, reporter) = grpc::router(grpc::ServiceFrame {
+        settings: &settings.grpc,
+        name: bakylau_proto::service_names::RECEPTION,
+        policy: policy::POLICY,
+        pool: &pool,
+        shutdown: &shutdown,
+        guard: Default::default(),
+    })
     .await?;
     let health_task = tokio::spawn(grpc::watch_health(
         reporter,
@@ -123,8 +127,6 @@ pub async fn run(
         .max_decoding_message_size(settings.grpc.max_message_bytes)
         .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "reception serving gRPC");
-    // Undecodable requests are INVALID_ARGUMENT, not INTERNAL (issue 9).
-    let api = bakylau_platform::limits::Guard::new(api);
     let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
     shutdown.cancel();
     let _ = tokio::join!(relay_task, consumer_task, jobs_task, health_task);

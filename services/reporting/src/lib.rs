@@ -100,11 +100,14 @@ pub async fn run(
         ))
     });
 
-    let (router, reporter) = grpc::router(
-        &settings.grpc,
-        bakylau_proto::service_names::REPORTING,
-        policy::POLICY,
-    )
+    let (router, reporter) = grpc::router(grpc::ServiceFrame {
+        settings: &settings.grpc,
+        name: bakylau_proto::service_names::REPORTING,
+        policy: policy::POLICY,
+        pool: &pool,
+        shutdown: &shutdown,
+        guard: Default::default(),
+    })
     .await?;
     let health_task = tokio::spawn(grpc::watch_health(
         reporter,
@@ -117,8 +120,6 @@ pub async fn run(
         .max_decoding_message_size(settings.grpc.max_message_bytes)
         .max_encoding_message_size(settings.grpc.max_message_bytes);
     tracing::info!(listen = %listener.local_addr()?, "reporting serving gRPC");
-    // Undecodable requests are INVALID_ARGUMENT, not INTERNAL (issue 9).
-    let api = bakylau_platform::limits::Guard::new(api);
     let served = grpc::serve(router.add_service(api), listener, shutdown.clone()).await;
     shutdown.cancel();
     let _ = tokio::join!(relay_task, consumer_task, health_task);

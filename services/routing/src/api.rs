@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use bakylau_platform::audit;
 use bakylau_platform::auth::Caller;
 use bakylau_proto::routing::v1 as pb;
 use bakylau_proto::routing::v1::routing_service_server::RoutingService;
@@ -354,7 +355,11 @@ impl RoutingService for RoutingApi {
             .await
             .map_err(db_status)?
             .ok_or_else(|| Status::not_found("routing has not seen that appeal (yet)"))?;
-        Ok(Response::new(self.view(&mut conn, &appeal).await?))
+        let response = Response::new(self.view(&mut conn, &appeal).await?);
+        Ok(audit::about_appeals(
+            response,
+            [(appeal.appeal_id, &appeal.registration_number)],
+        ))
     }
 
     async fn reroute(
@@ -376,7 +381,11 @@ impl RoutingService for RoutingApi {
             .await
             .map_err(engine_status)?;
         let mut conn = self.engine.pool.acquire().await.map_err(db_status)?;
-        Ok(Response::new(self.view(&mut conn, &appeal).await?))
+        let response = Response::new(self.view(&mut conn, &appeal).await?);
+        Ok(audit::about_appeals(
+            response,
+            [(appeal.appeal_id, &appeal.registration_number)],
+        ))
     }
 
     async fn list_manual_queue(
@@ -403,7 +412,7 @@ impl RoutingService for RoutingApi {
             .await
             .map_err(db_status)?;
         metrics::gauge!("routing_manual_queue_size").set(waiting as f64);
-        Ok(Response::new(pb::ListManualQueueResponse {
+        let response = Response::new(pb::ListManualQueueResponse {
             next_page_token: if more {
                 page.last().map(page_token).unwrap_or_default()
             } else {
@@ -411,7 +420,11 @@ impl RoutingService for RoutingApi {
             },
             items,
             waiting: waiting as u32,
-        }))
+        });
+        Ok(audit::about_appeals(
+            response,
+            page.iter().map(|a| (a.appeal_id, &a.registration_number)),
+        ))
     }
 
     async fn classify(

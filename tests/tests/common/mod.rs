@@ -8,6 +8,7 @@ use std::time::Duration;
 use bakylau_platform::CancellationToken;
 use bakylau_platform::config::{BrokerSettings, DatabaseSettings, MetricsSettings};
 use bakylau_platform::health::Readiness;
+use bakylau_proto::intake::v1 as pb;
 use bakylau_testkit::TestEnv;
 use tokio::net::TcpListener;
 use tonic::transport::Channel;
@@ -228,4 +229,37 @@ pub fn valid_iin(serial: u32) -> String {
             bakylau_intake::domain::identity::with_check_digit(&format!("9001013{:04}", s % 10_000))
         })
         .expect("some serial has a check digit")
+}
+
+/// A road-repair complaint from Talgar (the district's akimat leads it), registered in
+/// person.
+pub fn road_complaint(iin: String) -> pb::RegisterAppealRequest {
+    pb::RegisterAppealRequest {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        kind: pb::AppealKind::Application as i32,
+        channel: pb::Channel::PaperInPerson as i32,
+        language: pb::Language::Ru as i32,
+        applicant: Some(pb::Applicant {
+            party: Some(pb::applicant::Party::Individual(pb::Individual {
+                iin,
+                full_name: "Сапарова Айгерім".into(),
+                phone: "+77015550000".into(),
+                email: String::new(),
+                address: "Талгар, Абай 1".into(),
+            })),
+        }),
+        locality: Some(pb::Locality {
+            district: "talgar".into(),
+            ..Default::default()
+        }),
+        subject: "Ремонт дороги".into(),
+        text: "Прошу отремонтировать дорогу по улице Абая в городе Талгар: сплошные ямы, \
+               разбитый асфальт, после дождя не проехать."
+            .into(),
+        received_by: Some(pb::Officer {
+            full_name: "Registrar".into(),
+            position: "specialist".into(),
+        }),
+        ..Default::default()
+    }
 }

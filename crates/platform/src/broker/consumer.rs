@@ -54,13 +54,29 @@ pub struct IncomingMessage {
     pub body: Vec<u8>,
     /// 0 on the first try; counts this platform's retries.
     pub attempt: u32,
+    /// The broker user that published the message, as the broker validated it (AMQP
+    /// `user_id`: RabbitMQ refuses a `user_id` other than the publishing connection's).
+    /// `None` when the publisher did not set it.
+    pub sender: Option<String>,
 }
 
 impl IncomingMessage {
-    /// Takes the body out of `d` (only its acker is needed afterwards).
-    fn from_delivery(d: &mut Delivery) -> Self {
+    /// Takes the body out of `d` (only its acker is needed afterwards). `own_user` is the
+    /// service's broker user: on a message it published itself (a retry) the original
+    /// sender is in the header it wrote; on anyone else's, that header means nothing.
+    fn from_delivery(d: &mut Delivery, own_user: &str) -> Self {
         let props = &d.properties;
-        let headers = props.headers().clone().unwrap_or_default();
+        let mut headers = props.headers().clone().unwrap_or_default();
+        let sender = match props.user_id().as_ref().map(|u| u.as_str()) {
+            Some(user) if user == own_user => header_string(&headers, headers::SENDER),
+            Some(user) => Some(user.to_owned()),
+            None => None,
+        };
+        if headers.contains_key(headers::SENDER) {
+            let mut kept = headers.inner().clone();
+            kept.retain(|k, _| k.as_str() != headers::SENDER);
+            headers = FieldTable::from(kept);
+        }
         let routing_key = header_string(&headers, headers::ORIGINAL_ROUTING_KEY)
             .unwrap_or_else(|| d.routing_key.as_str().to_owned());
         let exchange = header_string(&headers, headers::ORIGINAL_EXCHANGE)
@@ -88,6 +104,7 @@ impl IncomingMessage {
             reply_to: props.reply_to().as_ref().map(|r| r.as_str().to_owned()),
             attempt: header_u32(&headers, headers::ATTEMPT).unwrap_or(0),
             headers,
+            sender,
             body: std::mem::take(&mut d.data),
         }
     }
@@ -237,6 +254,7 @@ impl<H: Handler> Consumer<H> {
             .await?;
         let _link = LinkGuard::up(self.readiness.clone(), self.link);
         let lanes = self.lanes();
+        let own_user = self.broker.user();
         tracing::info!(queue = %self.spec.name, lanes, "consuming");
         // A lane whose channel breaks stops the others and the dispatch below.
         let broken = shutdown.child_token();
@@ -260,7 +278,7 @@ impl<H: Handler> Consumer<H> {
                 Some(Ok(d)) => d,
             };
             let mut delivery = delivery;
-            let message = IncomingMessage::from_delivery(&mut delivery);
+            let message = IncomingMessage::from_delivery(&mut delivery, &own_user);
             let lane = match self.handler.ordering_key(&message) {
                 Some(key) => lane_of(&key, lanes),
                 None => {
@@ -539,7 +557,7 @@ impl<H: Handler> Consumer<H> {
             "",
             &self.spec.retry_queue(step),
             &message.body,
-            properties_of(message, headers),
+            properties_of(message, headers, &self.broker.user()),
             self.confirm_timeout,
         )
         .await
@@ -568,7 +586,7 @@ impl<H: Handler> Consumer<H> {
             DEAD_LETTER_EXCHANGE,
             &self.spec.name,
             &message.body,
-            properties_of(message, headers),
+            properties_of(message, headers, &self.broker.user()),
             self.confirm_timeout,
         )
         .await
@@ -594,10 +612,20 @@ fn forwarded_headers(message: &IncomingMessage) -> FieldTable {
     headers
 }
 
-fn properties_of(message: &IncomingMessage, headers: FieldTable) -> BasicProperties {
+/// The properties of a retried or parked copy: the original's, published as `own_user`
+/// with the original sender in a header, so the retry is still known to be theirs.
+fn properties_of(
+    message: &IncomingMessage,
+    mut headers: FieldTable,
+    own_user: &str,
+) -> BasicProperties {
+    if let Some(sender) = &message.sender {
+        headers.insert(headers::SENDER.into(), long_string(sender));
+    }
     let mut props = BasicProperties::default()
         .with_message_id(message.message_id.as_str().into())
         .with_type(message.message_type.as_str().into())
+        .with_user_id(own_user.into())
         .with_headers(headers);
     if let Some(ct) = &message.content_type {
         props = props.with_content_type(ct.as_str().into());

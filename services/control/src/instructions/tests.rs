@@ -59,11 +59,14 @@ impl Harness {
         let addr = format!("http://{}", listener.local_addr().unwrap());
         let mut grpc_settings = GrpcSettings::default();
         bakylau_testkit::auth::secure(&mut grpc_settings);
-        let (router, _reporter) = grpc::router(
-            &grpc_settings,
-            bakylau_proto::service_names::CONTROL,
-            crate::policy::POLICY,
-        )
+        let (router, _reporter) = grpc::router(grpc::ServiceFrame {
+            settings: &grpc_settings,
+            name: bakylau_proto::service_names::CONTROL,
+            policy: crate::policy::POLICY,
+            pool: &pool,
+            shutdown: &shutdown,
+            guard: Default::default(),
+        })
         .await
         .expect("router");
         let clock = Arc::new(ManualClock::new(Utc::now()));

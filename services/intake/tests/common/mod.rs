@@ -2,6 +2,8 @@
 //! loopback port.
 #![allow(dead_code)]
 
+pub mod amqp;
+
 use std::sync::Arc;
 use std::time::Duration;
 
