@@ -60,18 +60,50 @@ pub struct PrivatePostgres {
     pub port: u16,
     root: PathBuf,
     bin: PathBuf,
+    /// Serves TLS (`ssl = on`) with the certificate and key copied into `root`.
+    tls: bool,
 }
 
 impl PrivatePostgres {
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// A cluster that also serves TLS with `cert_file` and `key_file` (PEM; copied into
+    /// its folder and given to the `postgres` user, as PostgreSQL demands of a key file).
+    pub fn start_with_tls(cert_file: &Path, key_file: &Path) -> anyhow::Result<Self> {
+        Self::start_with(Some((cert_file, key_file)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> anyhow::Result<Self> {
         let bin = postgres_bin()?;
         let port = free_port()?;
         let root =
             std::env::temp_dir().join(format!("bakylau-pg-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&root)?;
+        if let Some((cert, key)) = tls {
+            std::fs::copy(cert, root.join("server.pem"))
+                .with_context(|| format!("copying {}", cert.display()))?;
+            std::fs::copy(key, root.join("server.key"))
+                .with_context(|| format!("copying {}", key.display()))?;
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(
+                root.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )?;
+            run(Command::new("chown")
+                .arg("postgres:postgres")
+                .arg(root.join("server.pem"))
+                .arg(root.join("server.key")))?;
+        }
         // The cluster's folders belong to the `postgres` user, which must be able to reach them.
         run(Command::new("chown").arg("postgres:postgres").arg(&root))?;
-        let pg = Self { port, root, bin };
+        let pg = Self {
+            port,
+            root,
+            bin,
+            tls: tls.is_some(),
+        };
         pg.as_postgres(&pg.bin.join("initdb"))
             .args([
                 "-A",
@@ -119,11 +151,18 @@ impl PrivatePostgres {
 
     fn pg_ctl(&self, action: &[&str]) -> anyhow::Result<()> {
         // Ten services with two replicas each keep pools open: room for them and the checks.
-        let options = format!(
+        let mut options = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=500",
             self.port,
             self.sockets().display()
         );
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                self.root.join("server.pem").display(),
+                self.root.join("server.key").display()
+            ));
+        }
         let mut cmd = self.as_postgres(&self.bin.join("pg_ctl"));
         cmd.arg("-D")
             .arg(self.data())
@@ -172,11 +211,25 @@ impl Drop for PrivatePostgres {
 
 const RABBITMQ_SCRIPTS: &str = "/usr/lib/rabbitmq/bin";
 
+/// A TLS listener for a [`PrivateRabbit`]: the server's certificate, key and the CA its
+/// clients' certificates must chain to (PEM files, copied into the node's folder so the
+/// Erlang node can read them whoever owns the originals).
+#[derive(Debug, Clone)]
+pub struct RabbitTls {
+    pub ca_file: PathBuf,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    /// Mutual TLS: refuse clients without a certificate from `ca_file`.
+    pub require_client_cert: bool,
+}
+
 /// A RabbitMQ node of its own: unique node name, its own AMQP and distribution ports,
 /// folders and Erlang cookie, no plugins. Managed with `rabbitmqctl -n <node>`.
 pub struct PrivateRabbit {
     pub node: String,
     pub port: u16,
+    /// The `amqps://` port, when started with [`PrivateRabbit::start_with_tls`].
+    pub tls_port: Option<u16>,
     dist_port: u16,
     root: PathBuf,
     server: Option<Child>,
@@ -185,6 +238,15 @@ pub struct PrivateRabbit {
 impl PrivateRabbit {
     /// Starts the node and waits until it accepts work.
     pub fn start() -> anyhow::Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// Starts the node with a TLS listener besides the plaintext one.
+    pub fn start_with_tls(tls: &RabbitTls) -> anyhow::Result<Self> {
+        Self::start_with(Some(tls))
+    }
+
+    fn start_with(tls: Option<&RabbitTls>) -> anyhow::Result<Self> {
         let root =
             std::env::temp_dir().join(format!("bakylau-mq-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(root.join("mnesia"))?;
@@ -195,10 +257,38 @@ impl PrivateRabbit {
             dist_port = free_port()?;
         }
         std::fs::write(root.join("enabled_plugins"), "[].\n")?;
-        std::fs::write(
-            root.join("rabbitmq.conf"),
-            format!("listeners.tcp.1 = 127.0.0.1:{port}\n"),
-        )?;
+        let mut conf = format!("listeners.tcp.1 = 127.0.0.1:{port}\n");
+        let mut tls_port = None;
+        if let Some(tls) = tls {
+            let mut p = free_port()?;
+            while p == port || p == dist_port {
+                p = free_port()?;
+            }
+            let dir = root.join("tls");
+            std::fs::create_dir_all(&dir)?;
+            let copy = |from: &Path, name: &str| -> anyhow::Result<PathBuf> {
+                let to = dir.join(name);
+                std::fs::copy(from, &to).with_context(|| format!("copying {}", from.display()))?;
+                Ok(to)
+            };
+            let ca = copy(&tls.ca_file, "ca.pem")?;
+            let cert = copy(&tls.cert_file, "server.pem")?;
+            let key = copy(&tls.key_file, "server.key")?;
+            conf.push_str(&format!(
+                "listeners.ssl.1 = 127.0.0.1:{p}\n\
+                 ssl_options.cacertfile = {}\n\
+                 ssl_options.certfile = {}\n\
+                 ssl_options.keyfile = {}\n\
+                 ssl_options.verify = verify_peer\n\
+                 ssl_options.fail_if_no_peer_cert = {}\n",
+                ca.display(),
+                cert.display(),
+                key.display(),
+                tls.require_client_cert
+            ));
+            tls_port = Some(p);
+        }
+        std::fs::write(root.join("rabbitmq.conf"), conf)?;
         // An empty env file, so the machine's /etc/rabbitmq/rabbitmq-env.conf (which names
         // the shared node) does not apply.
         std::fs::write(root.join("rabbitmq-env.conf"), "")?;
@@ -214,6 +304,7 @@ impl PrivateRabbit {
                 &uuid::Uuid::new_v4().simple().to_string()[..12]
             ),
             port,
+            tls_port,
             dist_port,
             root,
             server: None,
@@ -224,6 +315,12 @@ impl PrivateRabbit {
 
     pub fn amqp_url(&self) -> String {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+
+    /// `amqps://…` on the TLS listener, when there is one.
+    pub fn amqps_url(&self) -> Option<String> {
+        self.tls_port
+            .map(|p| format!("amqps://guest:guest@127.0.0.1:{p}/%2f"))
     }
 
     fn env(&self, c: &mut Command) {

@@ -2,7 +2,8 @@
 //!
 //! Every call but `grpc.health.v1` and reflection carries `authorization: Bearer <JWT>`
 //! from the region's identity provider. The token is verified against the provider's JWKS
-//! (a file, or an `http://` URL, reloaded every `refresh_s`): signature (RS256 or ES256,
+//! (a file, or an `http://` or `https://` URL, reloaded every `refresh_s`; https trusts the
+//! system's roots plus `jwks_ca_file`): signature (RS256 or ES256,
 //! the algorithm fixed by the key, never by the token), issuer, audience and expiry. Its
 //! claims name the caller: `sub`, `role`, `body` (an executor's body code) and `source`
 //! (an integration system's source). A per-service policy table (`method path → roles`)
@@ -166,9 +167,12 @@ pub fn is_public(path: &str) -> bool {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuthSettings {
-    /// The JWKS: a file path or an `http://` URL. Required: the server does not start
-    /// without it.
+    /// The JWKS: a file path or an `http://` or `https://` URL. Required: the server does
+    /// not start without it.
     pub jwks: String,
+    /// A CA (PEM) trusted for an `https://` JWKS besides the system's roots: an in-house
+    /// identity provider's.
+    pub jwks_ca_file: Option<PathBuf>,
     /// The `iss` every token must carry. Required.
     pub issuer: String,
     /// The `aud` every token must carry.
@@ -183,6 +187,7 @@ impl Default for AuthSettings {
     fn default() -> Self {
         Self {
             jwks: String::new(),
+            jwks_ca_file: None,
             issuer: String::new(),
             audience: "bakylau".into(),
             leeway_s: 30,
@@ -274,9 +279,47 @@ struct Key {
     key: DecodingKey,
 }
 
+/// Where the JWKS is read from.
+enum JwksSource {
+    File(PathBuf),
+    /// An `http://` or `https://` URL, with the client built once from the settings.
+    Url {
+        url: String,
+        client: reqwest::Client,
+    },
+}
+
+impl JwksSource {
+    fn new(settings: &AuthSettings) -> Result<JwksSource, AuthError> {
+        let from = settings.jwks.trim();
+        if from.starts_with("http://") || from.starts_with("https://") {
+            let client = jwks_client(settings.jwks_ca_file.as_deref()).map_err(|reason| {
+                AuthError::Jwks {
+                    from: from.to_owned(),
+                    reason,
+                }
+            })?;
+            Ok(JwksSource::Url {
+                url: from.to_owned(),
+                client,
+            })
+        } else {
+            Ok(JwksSource::File(PathBuf::from(from)))
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            JwksSource::File(path) => path.display().to_string(),
+            JwksSource::Url { url, .. } => url.clone(),
+        }
+    }
+}
+
 /// Verifies tokens against the identity provider's current keys.
 pub struct Verifier {
     settings: AuthSettings,
+    source: JwksSource,
     keys: RwLock<Arc<Vec<Key>>>,
 }
 
@@ -295,7 +338,7 @@ impl Verifier {
     pub async fn load(settings: &AuthSettings) -> Result<Arc<Verifier>, AuthError> {
         if settings.jwks.trim().is_empty() {
             return Err(AuthError::Settings(
-                "grpc.auth.jwks is required (a JWKS file or http:// URL)".into(),
+                "grpc.auth.jwks is required (a JWKS file or an http:// or https:// URL)".into(),
             ));
         }
         if settings.issuer.trim().is_empty() {
@@ -304,9 +347,11 @@ impl Verifier {
         if settings.audience.trim().is_empty() {
             return Err(AuthError::Settings("grpc.auth.audience is required".into()));
         }
-        let keys = read_jwks(&settings.jwks).await?;
+        let source = JwksSource::new(settings)?;
+        let keys = read_jwks(&source).await?;
         Ok(Arc::new(Verifier {
             settings: settings.clone(),
+            source,
             keys: RwLock::new(Arc::new(keys)),
         }))
     }
@@ -320,7 +365,7 @@ impl Verifier {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(every) => {}
             }
-            match read_jwks(&self.settings.jwks).await {
+            match read_jwks(&self.source).await {
                 Ok(keys) => *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys),
                 Err(e) => tracing::warn!(error = %e, "JWKS reload failed; keeping the old keys"),
             }
@@ -427,23 +472,16 @@ pub fn authorize(
     Ok(caller)
 }
 
-async fn read_jwks(from: &str) -> Result<Vec<Key>, AuthError> {
+async fn read_jwks(source: &JwksSource) -> Result<Vec<Key>, AuthError> {
     let err = |reason: String| AuthError::Jwks {
-        from: from.to_owned(),
+        from: source.name(),
         reason,
     };
-    let text = if from.starts_with("http://") {
-        http_get(from).await.map_err(err)?
-    } else if from.starts_with("https://") {
-        // No TLS client in the services: mount the JWKS as a file, or serve it over http
-        // inside the cluster.
-        return Err(err(
-            "https is not supported; use a file or an http:// URL".into()
-        ));
-    } else {
-        tokio::fs::read_to_string(from)
+    let text = match source {
+        JwksSource::Url { url, client } => http_get(client, url).await.map_err(err)?,
+        JwksSource::File(path) => tokio::fs::read_to_string(path)
             .await
-            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(e.to_string()))?,
     };
     parse_jwks(&text).map_err(err)
 }
@@ -478,55 +516,90 @@ fn parse_jwks(text: &str) -> Result<Vec<Key>, String> {
     Ok(keys)
 }
 
-/// A plain HTTP/1.1 GET (in-cluster identity provider), at most 1 MiB, 10 s.
-async fn http_get(url: &str) -> Result<String, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let rest = url.strip_prefix("http://").ok_or("not an http URL")?;
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = if hostport.contains(':') {
-        hostport.to_owned()
-    } else {
-        format!("{hostport}:80")
-    };
-    let host = hostport.split(':').next().unwrap_or(hostport);
-    let fetch = async {
-        let mut stream = tokio::net::TcpStream::connect(&addr)
-            .await
-            .map_err(|e| e.to_string())?;
-        let req = format!(
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-        );
-        stream
-            .write_all(req.as_bytes())
-            .await
-            .map_err(|e| e.to_string())?;
-        let mut buf = Vec::new();
-        stream
-            .take(1024 * 1024)
-            .read_to_end(&mut buf)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok::<_, String>(buf)
-    };
-    let buf = tokio::time::timeout(Duration::from_secs(10), fetch)
+/// The largest JWKS document read.
+const JWKS_MAX_BYTES: usize = 1024 * 1024;
+
+/// The HTTP client for a JWKS URL: rustls on ring (as tonic), trusting the system's roots
+/// plus `ca_file`; 10 s for the whole request, no redirects.
+fn jwks_client(ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+
+    let mut roots = rustls::RootCertStore::empty();
+    // Unreadable system certificates are skipped: an https JWKS that needs none of them
+    // (an in-house CA) still works, and one that does fails with the certificate error.
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    if let Some(ca) = ca_file {
+        let pem = std::fs::read(ca).map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+        let certs = CertificateDer::pem_slice_iter(&pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+        if certs.is_empty() {
+            return Err(format!("CA file {}: no PEM certificate", ca.display()));
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| format!("CA file {}: {e}", ca.display()))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .timeout(Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| error_chain(&e))
+}
+
+/// A GET of at most [`JWKS_MAX_BYTES`]; anything but 200 is refused.
+async fn http_get(client: &reqwest::Client, url: &str) -> Result<String, String> {
+    let mut response = client
+        .get(url)
+        .header(http::header::ACCEPT, "application/json")
+        .send()
         .await
-        .map_err(|_| "timed out".to_owned())??;
-    let text = String::from_utf8(buf).map_err(|_| "not UTF-8")?;
-    let (head, body) = text.split_once("\r\n\r\n").ok_or("no HTTP body")?;
-    let status = head.split_whitespace().nth(1).unwrap_or("");
-    if status != "200" {
-        return Err(format!("HTTP status {status}"));
+        .map_err(|e| error_chain(&e))?;
+    let status = response.status();
+    if status != reqwest::StatusCode::OK {
+        return Err(format!("HTTP status {}", status.as_u16()));
     }
-    if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
+    if response
+        .content_length()
+        .is_some_and(|n| n > JWKS_MAX_BYTES as u64)
     {
-        return Err("chunked responses are not supported".into());
+        return Err(format!("larger than {JWKS_MAX_BYTES} bytes"));
     }
-    Ok(body.to_owned())
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| error_chain(&e))? {
+        if body.len() + chunk.len() > JWKS_MAX_BYTES {
+            return Err(format!("larger than {JWKS_MAX_BYTES} bytes"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    String::from_utf8(body).map_err(|_| "not UTF-8".into())
+}
+
+/// `e` and its causes, `: `-joined: reqwest's own message names only the request, the
+/// cause (refused connection, unknown certificate issuer, timeout) is below it.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// Signs tokens: local setups, tests and services' own identities. Never used to verify.
@@ -829,6 +902,7 @@ mod tests {
                 issuer: "test-idp".into(),
                 ..Default::default()
             },
+            source: JwksSource::File("inline".into()),
             keys: RwLock::new(Arc::new(parse_jwks(JWKS).unwrap())),
         }
     }

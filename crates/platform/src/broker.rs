@@ -3,6 +3,7 @@
 //! consumer with bounded, backed-off retries and a parking queue.
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,10 +11,12 @@ use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions,
 };
+use lapin::tcp::{OwnedIdentity, OwnedTLSConfig};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, ExchangeKind,
 };
+use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Readiness;
@@ -65,19 +68,100 @@ pub enum PublishError {
     Timeout(Duration),
 }
 
+/// TLS to the broker, used for `amqps://` URLs (an `amqp://` URL stays plaintext). The
+/// broker's certificate must chain to the system's roots or to `ca_file`, and name the
+/// URL's host.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BrokerTlsSettings {
+    /// CA (PEM) that signed the broker's certificate, trusted besides the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// This service's client certificate (PEM) and key (PEM, PKCS#8, SEC1 or PKCS#1), for
+    /// a broker that demands them (mutual TLS). Both or neither.
+    pub cert_file: Option<PathBuf>,
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerTlsError {
+    #[error("broker TLS: {what} {path}: {source}")]
+    Read {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("broker TLS: {0}")]
+    Settings(&'static str),
+}
+
+impl BrokerTlsSettings {
+    /// lapin's TLS configuration: the files read once, here, so a missing file stops the
+    /// service at start rather than at every reconnect.
+    pub fn config(&self) -> Result<OwnedTLSConfig, BrokerTlsError> {
+        fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, BrokerTlsError> {
+            std::fs::read(path).map_err(|source| BrokerTlsError::Read {
+                what,
+                path: path.to_owned(),
+                source,
+            })
+        }
+        let cert_chain = match &self.ca_file {
+            Some(ca) => Some(
+                String::from_utf8(read("CA", ca)?)
+                    .map_err(|_| BrokerTlsError::Settings("the CA file is not PEM (not UTF-8)"))?,
+            ),
+            None => None,
+        };
+        let identity = match (&self.cert_file, &self.key_file) {
+            (Some(cert), Some(key)) => Some(OwnedIdentity::PKCS8 {
+                pem: read("certificate", cert)?,
+                key: read("private key", key)?,
+            }),
+            (None, None) => None,
+            _ => {
+                return Err(BrokerTlsError::Settings(
+                    "cert_file and key_file go together",
+                ));
+            }
+        };
+        Ok(OwnedTLSConfig {
+            identity,
+            cert_chain,
+        })
+    }
+}
+
 /// Where and how to reach the broker. Cheap to clone.
 #[derive(Clone)]
 pub struct Broker {
     url: String,
     service: &'static str,
+    tls: Arc<OwnedTLSConfig>,
 }
 
 impl Broker {
+    /// A broker at `url`; an `amqps://` URL trusts the system's roots only (see
+    /// [`Broker::with_tls`]).
     pub fn new(url: impl Into<String>, service: &'static str) -> Self {
         Self {
             url: url.into(),
             service,
+            tls: Arc::default(),
         }
+    }
+
+    /// The broker of `settings`: its URL with the password put in, and its TLS settings.
+    pub fn from_settings(
+        settings: &crate::config::BrokerSettings,
+        service: &'static str,
+    ) -> Result<Self, crate::config::ConfigError> {
+        Ok(Self::new(settings.effective_url()?, service).with_tls(settings.tls.config()?))
+    }
+
+    /// Uses `tls` for `amqps://` URLs.
+    pub fn with_tls(mut self, tls: OwnedTLSConfig) -> Self {
+        self.tls = Arc::new(tls);
+        self
     }
 
     /// The broker user this service connects as (`guest` when the URL names none).
@@ -88,16 +172,23 @@ impl Broker {
             .unwrap_or_else(|_| "guest".into())
     }
 
+    /// One connection attempt: TLS per the URL's scheme (`amqps://`) with this broker's
+    /// TLS settings.
+    pub async fn try_connect(&self, purpose: &str) -> Result<Connection, lapin::Error> {
+        let props = ConnectionProperties::default().with_connection_name(LongString::from(
+            format!("bakylau-{}:{purpose}", self.service),
+        ));
+        let runtime = lapin::runtime::default_runtime()?;
+        Connection::connect_with_config(&self.url, props, (*self.tls).clone(), runtime).await
+    }
+
     /// Connects, retrying with capped exponential back-off until it succeeds or `shutdown`
     /// fires (then `None`). Each long-lived component owns its connection and calls this
     /// again when the connection drops: that is how it recovers from a broker restart.
     pub async fn connect(&self, purpose: &str, shutdown: &CancellationToken) -> Option<Connection> {
         let mut delay = Duration::from_millis(100);
         loop {
-            let props = ConnectionProperties::default().with_connection_name(LongString::from(
-                format!("bakylau-{}:{purpose}", self.service),
-            ));
-            match Connection::connect(&self.url, props).await {
+            match self.try_connect(purpose).await {
                 Ok(conn) => return Some(conn),
                 Err(e) => {
                     tracing::warn!(purpose, error = %e, retry_in_ms = delay.as_millis() as u64, "broker unreachable");

@@ -15,6 +15,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    BrokerTls(#[from] crate::broker::BrokerTlsError),
 }
 
 /// Reads the settings of `service` (e.g. `intake`) over the compiled `defaults`.
@@ -97,6 +99,8 @@ pub struct BrokerSettings {
     /// Messages the outbox relay publishes per batch.
     pub relay_batch: u32,
     pub confirm_timeout_ms: u64,
+    /// TLS for an `amqps://` URL: an extra CA, and a client certificate for mutual TLS.
+    pub tls: crate::broker::BrokerTlsSettings,
 }
 
 impl Default for BrokerSettings {
@@ -110,6 +114,7 @@ impl Default for BrokerSettings {
             retry_delays_ms: vec![1_000, 5_000, 30_000],
             relay_batch: 256,
             confirm_timeout_ms: 10_000,
+            tls: Default::default(),
         }
     }
 }
@@ -177,7 +182,7 @@ impl Default for MetricsSettings {
     }
 }
 
-fn read_secret(path: Option<&Path>) -> Result<Option<String>, ConfigError> {
+pub(crate) fn read_secret(path: Option<&Path>) -> Result<Option<String>, ConfigError> {
     let Some(path) = path else { return Ok(None) };
     std::fs::read_to_string(path)
         .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_owned()))

@@ -82,7 +82,7 @@ pub async fn run_with_clock(
         settings: Arc::new(settings.control.clone()),
     });
 
-    let broker = Broker::new(settings.broker.effective_url()?, SERVICE);
+    let broker = Broker::from_settings(&settings.broker, SERVICE)?;
     let confirm_timeout = Duration::from_millis(settings.broker.confirm_timeout_ms);
     let relay = OutboxRelay {
         pool: pool.clone(),

@@ -63,7 +63,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let pool = connect(&settings).await?;
     let reports = reports(pool.clone(), &settings)?;
-    let broker = Broker::new(settings.broker.effective_url()?, SERVICE);
+    let broker = Broker::from_settings(&settings.broker, SERVICE)?;
     let confirm_timeout = Duration::from_millis(settings.broker.confirm_timeout_ms);
     let relay = OutboxRelay {
         pool: pool.clone(),

@@ -160,7 +160,7 @@ pub async fn run(
     ));
     engine.refresh_queue_gauge().await;
 
-    let broker = bakylau_platform::broker::Broker::new(settings.broker.effective_url()?, SERVICE);
+    let broker = bakylau_platform::broker::Broker::from_settings(&settings.broker, SERVICE)?;
     let confirm_timeout = std::time::Duration::from_millis(settings.broker.confirm_timeout_ms);
     let relay = OutboxRelay {
         pool: pool.clone(),
