@@ -290,6 +290,10 @@ pub fn appeal_text(a: &pb::Appeal) -> String {
         f.field("Received by", joined(&[&o.full_name, &o.position], ", "));
     }
     f.field("Office", &a.office);
+    f.field(
+        "Personal data erased",
+        format_local(a.personal_data_erased_at.as_ref()),
+    );
     f.field("Addressee", &a.addressee);
     let flags: Vec<&str> = [
         (a.anonymous, "anonymous"),
@@ -621,6 +625,7 @@ pub fn appeal_json(a: &pb::Appeal) -> Value {
         "registered_at": time_json(a.registered_at.as_ref()),
         "received_by": officer_json(a.received_by.as_ref()),
         "office": a.office,
+        "personal_data_erased_at": time_json(a.personal_data_erased_at.as_ref()),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod grpc;
 pub mod grpc_metrics;
 pub mod health;
 pub mod limits;
+pub mod personal_data;
 pub mod telemetry;
 pub mod tls;
 

@@ -86,10 +86,10 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
             Some(pb::get_appeal_request::Key::Id(id)) => {
                 let id = Uuid::parse_str(&id)
                     .map_err(|_| invalid(vec![FieldIssue::new("id", "invalid", "not a UUID")]))?;
-                storage::get_by_id(&mut conn, id).await
+                storage::get_by_id(&mut conn, &self.registrar.vault, id).await
             }
             Some(pb::get_appeal_request::Key::RegistrationNumber(n)) => {
-                storage::get_by_number(&mut conn, n.trim()).await
+                storage::get_by_number(&mut conn, &self.registrar.vault, n.trim()).await
             }
             None => {
                 return Err(invalid(vec![FieldIssue::new(
@@ -146,7 +146,7 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         if !issues.is_empty() {
             return Err(invalid(issues));
         }
-        let mut rows = storage::list(&self.registrar.pool, &filter)
+        let mut rows = storage::list(&self.registrar.pool, &self.registrar.vault, &filter)
             .await
             .map_err(db_status)?;
         let next_page_token = if rows.len() as i64 > limit {
@@ -263,12 +263,17 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
             given_at,
             duration_minutes: req.duration_minutes as i32,
             district: req.district,
+            person_sealed: None,
         };
         let request_id = Some(req.request_id).filter(|r| !r.is_empty());
-        let stored =
-            storage::insert_consultation(&self.registrar.pool, &record, request_id.as_deref())
-                .await
-                .map_err(db_status)?;
+        let stored = storage::insert_consultation(
+            &self.registrar.pool,
+            &self.registrar.vault,
+            &record,
+            request_id.as_deref(),
+        )
+        .await
+        .map_err(db_status)?;
         tracing::info!(consultation_id = %stored.id, "consultation recorded");
         let id = stored.id;
         Ok(audit::about(
@@ -300,9 +305,10 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
         if !issues.is_empty() {
             return Err(invalid(issues));
         }
-        let mut rows = storage::list_consultations(&self.registrar.pool, &filter)
-            .await
-            .map_err(db_status)?;
+        let mut rows =
+            storage::list_consultations(&self.registrar.pool, &self.registrar.vault, &filter)
+                .await
+                .map_err(db_status)?;
         let next_page_token = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
             rows.last()
@@ -499,7 +505,7 @@ pub fn appeal_message(r: &AppealRecord, attachments: &[storage::AttachmentMeta])
         external_id: r.external_id.clone().unwrap_or_default(),
         language: language_number(&r.language),
         applicant: r.applicant.as_ref().map(|a| pb::Applicant {
-            party: Some(match &a.0 {
+            party: Some(match a {
                 Applicant::Individual(i) => pb::applicant::Party::Individual(pb::Individual {
                     iin: i.iin.clone(),
                     full_name: i.full_name.clone(),
@@ -526,7 +532,6 @@ pub fn appeal_message(r: &AppealRecord, attachments: &[storage::AttachmentMeta])
         collective: r.collective,
         co_signatories: r
             .co_signatories
-            .0
             .iter()
             .map(|s| pb::Signatory {
                 full_name: s.full_name.clone(),
@@ -571,6 +576,7 @@ pub fn appeal_message(r: &AppealRecord, attachments: &[storage::AttachmentMeta])
             position: r.officer_position.clone(),
         }),
         office: r.office.clone(),
+        personal_data_erased_at: r.personal_data_erased_at.map(ts),
     }
 }
 

@@ -62,7 +62,7 @@ pub fn registered(r: &AppealRecord, attachments: usize) -> OutboxMessage {
         applicant_ref: r.applicant_ref.clone().unwrap_or_default(),
         anonymous: r.anonymous,
         collective: r.collective,
-        signatories: 1 + r.co_signatories.0.len() as u32,
+        signatories: 1 + r.co_signatories.len() as u32,
         corruption_report: r.corruption_report,
         repeated_of_appeal_id: r.repeated_of.map(|id| id.to_string()).unwrap_or_default(),
         repeated_of_registration_number: r.repeated_of_number.clone().unwrap_or_default(),

@@ -9,6 +9,7 @@ pub mod messaging;
 pub mod policy;
 pub mod register;
 pub mod register_queue;
+pub mod retention;
 pub mod settings;
 pub mod storage;
 
@@ -47,19 +48,33 @@ pub async fn run(
     if !domain::registration::is_valid_office_code(&settings.intake.office) {
         anyhow::bail!("intake.office must be 2-16 upper-case Latin letters or digits");
     }
+    let vault =
+        bakylau_platform::personal_data::PersonalDataVault::from_settings(&settings.personal_data)
+            .context("loading the personal-data keys ([personal_data])")?;
+    if vault.uses_development_keys() {
+        tracing::warn!(
+            "personal_data uses the development keys: set personal_data.pseudonym_key_file and sealing_key_file"
+        );
+    }
+    // Nothing is served before every appeal is sealed under the current key.
+    let sealed = retention::seal_all(&pool, &vault, settings.intake.retention.batch)
+        .await
+        .context("sealing personal data")?;
+    if sealed > 0 {
+        tracing::info!(
+            rows = sealed,
+            key = vault.current_key_id(),
+            "personal data sealed under the current key"
+        );
+    }
     let registrar = Arc::new(register::Registrar {
         pool: pool.clone(),
-        pseudonym_key: Arc::new(
-            settings
-                .intake
-                .pseudonym_key()
-                .context("reading intake.pseudonym_key_file")?,
-        ),
+        vault: Arc::new(vault),
         settings: Arc::new(settings.intake.clone()),
         calendar: Arc::new(calendar),
         trust: Arc::new(trust),
     });
-    let broker = Broker::new(settings.broker.effective_url()?, SERVICE);
+    let broker = Broker::from_settings(&settings.broker, SERVICE)?;
     if settings.intake.inbound_senders.is_empty() {
         tracing::warn!(
             "intake.inbound_senders is empty: inbound senders are not bound to their sources"
@@ -104,6 +119,11 @@ pub async fn run(
         link: "broker:intake.status",
     };
     let relay_task = tokio::spawn(relay.run(shutdown.clone()));
+    let retention_task = tokio::spawn(retention::run(
+        pool.clone(),
+        settings.intake.retention.clone(),
+        shutdown.clone(),
+    ));
     let status_task = tokio::spawn(status_consumer.run(shutdown.clone()));
     let consumer_task = tokio::spawn(consumer.run(shutdown.clone()));
 
@@ -138,6 +158,7 @@ pub async fn run(
     shutdown.cancel();
     let _ = tokio::join!(
         relay_task,
+        retention_task,
         consumer_task,
         status_task,
         health_task,

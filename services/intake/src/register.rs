@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use bakylau_calendar::Calendar;
 use bakylau_platform::broker::{OutboxMessage, enqueue};
+use bakylau_platform::personal_data::PersonalDataVault;
 use bakylau_signature::TrustStore;
 use chrono::{Duration, Utc};
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
@@ -55,7 +55,8 @@ pub struct Registrar {
     pub settings: Arc<IntakeSettings>,
     pub calendar: Arc<Calendar>,
     pub trust: Arc<TrustStore>,
-    pub pseudonym_key: Arc<Vec<u8>>,
+    /// Pseudonyms of identity numbers and the sealing of personal data at rest.
+    pub vault: Arc<PersonalDataVault>,
 }
 
 impl Registrar {
@@ -67,7 +68,7 @@ impl Registrar {
         request_hash: Option<&str>,
     ) -> Result<Option<Registration>, RegisterError> {
         let mut conn = self.pool.acquire().await?;
-        match storage::get_by_request_id(&mut conn, request_id).await? {
+        match storage::get_by_request_id(&mut conn, &self.vault, request_id).await? {
             Some(existing) => replay(existing, request_hash).map(Some),
             None => Ok(None),
         }
@@ -122,7 +123,7 @@ impl Registrar {
         let applicant_key = appeal
             .applicant
             .as_ref()
-            .map(|a| self.pseudonym(a.identity_number()));
+            .map(|a| self.vault.pseudonym(a.identity_number()));
         let status = if decline.is_empty() {
             AppealStatus::Registered
         } else {
@@ -154,9 +155,9 @@ impl Registrar {
                 .unwrap_or("anonymous")
                 .to_owned(),
             applicant_ref: applicant_key,
-            applicant: appeal.applicant.clone().map(Json),
+            applicant: appeal.applicant.clone(),
             collective: !appeal.co_signatories.is_empty(),
-            co_signatories: Json(std::mem::take(&mut appeal.co_signatories)),
+            co_signatories: std::mem::take(&mut appeal.co_signatories),
             anonymous: appeal.anonymous,
             corruption_report: appeal.corruption_report,
             repeated_of: None,
@@ -180,6 +181,8 @@ impl Registrar {
             officer_name: officer.full_name,
             officer_position: officer.position,
             request_hash: None,
+            personal_data_erased_at: None,
+            personal_data: None,
         };
         Ok(Prepared { appeal, record })
     }
@@ -235,7 +238,16 @@ impl Registrar {
         record.registration_number = format_number(&self.settings.office, year, sequence);
         record.registered_at = registered_at;
         let signature = appeal.signature.as_deref();
-        storage::insert_appeal(conn, &record, year, sequence, signature, request_id).await?;
+        storage::insert_appeal(
+            conn,
+            &self.vault,
+            &record,
+            year,
+            sequence,
+            signature,
+            request_id,
+        )
+        .await?;
         let rows: Vec<NewAttachmentRow> = appeal
             .attachments
             .iter()
@@ -266,13 +278,6 @@ impl Registrar {
             replayed: false,
             event: Some(event),
         })
-    }
-
-    fn pseudonym(&self, number: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.pseudonym_key)
-            .expect("HMAC takes keys of any length");
-        mac.update(number.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
     }
 }
 

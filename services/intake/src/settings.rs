@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use bakylau_platform::config::{BrokerSettings, DatabaseSettings, GrpcSettings, MetricsSettings};
 use bakylau_platform::limits::RateLimitSettings;
+use bakylau_platform::personal_data::PersonalDataSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Officer;
@@ -17,6 +18,8 @@ pub struct Settings {
     pub broker: BrokerSettings,
     pub grpc: GrpcSettings,
     pub metrics: MetricsSettings,
+    /// Keys of the applicants' pseudonyms and of the sealed personal data (`[personal_data]`).
+    pub personal_data: PersonalDataSettings,
     pub intake: IntakeSettings,
 }
 
@@ -29,6 +32,7 @@ impl Default for Settings {
             metrics: MetricsSettings {
                 listen: "127.0.0.1:9101".into(),
             },
+            personal_data: PersonalDataSettings::default(),
             intake: IntakeSettings::default(),
         }
     }
@@ -45,10 +49,6 @@ pub struct IntakeSettings {
     pub repeat_window_days: u32,
     /// Jaccard similarity of word stems above which two appeals are the same subject.
     pub repeat_similarity: f64,
-    /// Key of the applicant pseudonym (HMAC of the IIN/BIN). Set it from the environment
-    /// or `pseudonym_key_file` in production.
-    pub pseudonym_key: String,
-    pub pseudonym_key_file: Option<PathBuf>,
     /// PEM files of the trusted root and intermediate CAs for signatures; none means every
     /// signature is at best `untrusted`.
     pub trusted_roots: Vec<PathBuf>,
@@ -71,6 +71,32 @@ pub struct IntakeSettings {
     /// user; others are parked. Empty: not enforced (a local stack where every system is
     /// `guest`); deployments set it, with a broker user per system and per service.
     pub inbound_senders: std::collections::BTreeMap<String, Vec<String>>,
+    pub retention: RetentionSettings,
+}
+
+/// How long the register keeps personal data. Appeals themselves (number, kind, dates,
+/// locality, text, status) stay: they are the department's record (reg 5.7).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RetentionSettings {
+    /// Days after registration when an appeal's sealed applicant, co-signatories, signature
+    /// and attachment contents, and a consultation's person, are erased; 0 keeps them.
+    pub personal_data_days: u32,
+    /// How often the erasure runs, in seconds.
+    pub check_interval_s: u64,
+    /// Rows erased (or re-sealed under a new key) per transaction.
+    pub batch: i64,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            // Five years, the keeping period of appeal files in the archival nomenclature.
+            personal_data_days: 5 * 365 + 1,
+            check_interval_s: 3600,
+            batch: 500,
+        }
+    }
 }
 
 impl Default for IntakeSettings {
@@ -81,8 +107,6 @@ impl Default for IntakeSettings {
             pre_review: PreReviewPolicy::default(),
             repeat_window_days: 365,
             repeat_similarity: 0.45,
-            pseudonym_key: "bakylau-development-only-key".into(),
-            pseudonym_key_file: None,
             trusted_roots: Vec::new(),
             electronic_officer: Officer {
                 full_name: "Bakylau".into(),
@@ -99,15 +123,7 @@ impl Default for IntakeSettings {
             register_batch: 128,
             register_queue: 1024,
             inbound_senders: Default::default(),
-        }
-    }
-}
-
-impl IntakeSettings {
-    pub fn pseudonym_key(&self) -> std::io::Result<Vec<u8>> {
-        match &self.pseudonym_key_file {
-            Some(path) => Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec()),
-            None => Ok(self.pseudonym_key.as_bytes().to_vec()),
+            retention: RetentionSettings::default(),
         }
     }
 }
