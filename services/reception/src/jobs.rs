@@ -1,4 +1,5 @@
-//! Periodic work: reminders to visitors and the gauges an operator watches (free slots and
+//! Periodic work: reminders to visitors, sealing visitors a replica of the earlier release
+//! wrote plain during a rolling update, and the gauges an operator watches (free slots and
 //! the wait for the next one per official, the outbox backlog).
 
 use std::sync::Arc;
@@ -18,6 +19,18 @@ pub async fn run(reception: Arc<Reception>, shutdown: CancellationToken) {
             Ok(n) if n > 0 => tracing::info!(reminders = n, "reminders stored"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "reminders failed; will retry"),
+        }
+        match crate::service::seal_visitors(
+            &reception.pool,
+            &reception.vault,
+            false,
+            crate::SEAL_BATCH,
+        )
+        .await
+        {
+            Ok(s) if s.sealed > 0 => tracing::info!(sealed = s.sealed, "plain visitors sealed"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "sealing plain visitors failed; will retry"),
         }
         if let Err(e) = gauges(&reception).await {
             tracing::warn!(error = %e, "gauges not refreshed");

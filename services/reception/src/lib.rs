@@ -22,10 +22,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use bakylau_platform::broker::{Broker, Consumer, OutboxRelay};
 use bakylau_platform::health::Readiness;
+use bakylau_platform::personal_data::PersonalDataVault;
 use bakylau_platform::{CancellationToken, db, grpc};
 use bakylau_proto::reception::v1::reception_service_server::ReceptionServiceServer;
 
 pub const SERVICE: &str = "reception";
+/// Rows sealed per transaction by the start-up and periodic sweeps.
+pub const SEAL_BATCH: i64 = 200;
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// Runs reception until `shutdown` fires: migrations, the officials file, the gRPC server,
@@ -43,6 +46,29 @@ pub async fn run(
     db::migrate(&pool, SERVICE, &MIGRATIONS)
         .await
         .context("migrating")?;
+    let vault = Arc::new(
+        PersonalDataVault::from_settings(&settings.personal_data)
+            .context("personal data keys (personal_data)")?,
+    );
+    if vault.uses_development_keys() {
+        tracing::warn!(
+            "personal data sealed with a development key: configure personal_data.pseudonym_key_file \
+             and personal_data.sealing_key_file before real visitors book"
+        );
+    }
+    // Visitors still stored plain, or sealed under a retired key, are sealed under the
+    // current key before anything is served.
+    let swept = service::seal_visitors(&pool, &vault, true, SEAL_BATCH)
+        .await
+        .context("sealing visitors' personal data")?;
+    if swept != service::SealSweep::default() {
+        tracing::info!(
+            sealed = swept.sealed,
+            resealed = swept.resealed,
+            unopened = swept.unopened,
+            "visitors' personal data sealed"
+        );
+    }
     if settings.reception.load_officials {
         let added = seed::load(&pool, settings.reception.officials_file.as_deref())
             .await
@@ -79,9 +105,10 @@ pub async fn run(
         calendar: Arc::new(calendar),
         settings: Arc::new(settings.reception.clone()),
         downstream,
+        vault,
     });
 
-    let broker = Broker::new(settings.broker.effective_url()?, SERVICE);
+    let broker = Broker::from_settings(&settings.broker, SERVICE)?;
     let confirm_timeout = Duration::from_millis(settings.broker.confirm_timeout_ms);
     let relay = OutboxRelay {
         pool: pool.clone(),

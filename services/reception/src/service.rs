@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bakylau_calendar::Calendar;
 use bakylau_platform::broker::outbox;
+use bakylau_platform::personal_data::PersonalDataVault;
 use bakylau_proto::control::v1 as control;
 use bakylau_proto::intake::v1 as intake;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -221,6 +222,65 @@ pub struct Reception {
     pub calendar: Arc<Calendar>,
     pub settings: Arc<ReceptionSettings>,
     pub downstream: Downstream,
+    /// Seals and opens visitors' personal data in `bookings` and `waiting_list`.
+    pub vault: Arc<PersonalDataVault>,
+}
+
+/// What a sweep of [`seal_visitors`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SealSweep {
+    /// Plain rows (from before migration 1002) sealed.
+    pub sealed: u64,
+    /// Rows under a retired key sealed again under the current one.
+    pub resealed: u64,
+    /// Rows whose sealed visitor did not open (a key missing from the settings): left as
+    /// they are, and reported.
+    pub unopened: u64,
+}
+
+/// Seals the visitors still stored plain and, with `reseal`, re-seals those sealed under a
+/// retired key. In batches, each in its own transaction, rows locked with `SKIP LOCKED`:
+/// replicas starting together share the work, and a restart resumes where it stopped.
+pub async fn seal_visitors(
+    pool: &PgPool,
+    vault: &PersonalDataVault,
+    reseal: bool,
+    batch: i64,
+) -> Result<SealSweep, sqlx::Error> {
+    let mut done = SealSweep::default();
+    let current = reseal.then(|| vault.current_key_id());
+    for table in storage::VisitorTable::ALL {
+        let mut unopened: Vec<Uuid> = Vec::new();
+        loop {
+            let mut tx = pool.begin().await?;
+            let rows = storage::rows_to_seal(&mut tx, table, current, &unopened, batch).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for row in rows {
+                let plain = row.visitor.visitor_sealed.is_none();
+                match row.visitor.open(vault, row.id) {
+                    Ok(visitor) => {
+                        let sealed = storage::SealedVisitor::new(vault, row.id, &visitor);
+                        storage::store_sealed_visitor(&mut tx, table, row.id, &sealed).await?;
+                        if plain {
+                            done.sealed += 1;
+                        } else {
+                            done.resealed += 1;
+                        }
+                    }
+                    Err(e) => {
+                        // The error names the row and the key, never the content.
+                        tracing::error!(table = table.name(), error = %e, "visitor not re-sealed");
+                        unopened.push(row.id);
+                        done.unopened += 1;
+                    }
+                }
+            }
+            tx.commit().await?;
+        }
+    }
+    Ok(done)
 }
 
 /// Longest window of a slot listing or a monitoring report, days.
@@ -546,7 +606,8 @@ impl Reception {
 
         let mut conn = self.pool.acquire().await?;
         if !request_id.is_empty()
-            && let Some(existing) = storage::booking_by_request(&mut conn, &request_id).await?
+            && let Some(existing) =
+                storage::booking_by_request(&mut conn, &self.vault, &request_id).await?
         {
             return self.replay(existing, &req.slot_id, caller).await;
         }
@@ -610,12 +671,14 @@ impl Reception {
             waiting_list_entry_id: None,
         };
         let mut tx = self.pool.begin().await?;
-        let Some(booking) = storage::insert_booking(&mut tx, &row).await? else {
+        let Some(booking) = storage::insert_booking(&mut tx, &self.vault, &row).await? else {
             drop(tx);
             // Either the same request again (a retry that raced itself) or the slot is taken.
             if let Some(request_id) = &row.request_id {
                 let mut conn = self.pool.acquire().await?;
-                if let Some(existing) = storage::booking_by_request(&mut conn, request_id).await? {
+                if let Some(existing) =
+                    storage::booking_by_request(&mut conn, &self.vault, request_id).await?
+                {
                     return self.replay(existing, &req.slot_id, caller).await;
                 }
             }
@@ -676,7 +739,7 @@ impl Reception {
     pub async fn booking(&self, id: &str) -> Result<(BookingRow, Vec<OutcomeRow>)> {
         let id = parse_id(id, "id")?;
         let mut conn = self.pool.acquire().await?;
-        let b = storage::booking(&mut conn, id)
+        let b = storage::booking(&mut conn, &self.vault, id)
             .await?
             .ok_or_else(|| ReceptionError::NotFound("no such booking".into()))?;
         let outcomes = storage::outcomes(&mut conn, &[id]).await?;
@@ -687,7 +750,7 @@ impl Reception {
         &self,
         filter: &storage::BookingFilter,
     ) -> Result<(Vec<BookingRow>, Vec<OutcomeRow>)> {
-        let rows = storage::bookings(&self.pool, filter).await?;
+        let rows = storage::bookings(&self.pool, &self.vault, filter).await?;
         let ids: Vec<Uuid> = rows.iter().map(|b| b.id).collect();
         let mut conn = self.pool.acquire().await?;
         let outcomes = storage::outcomes(&mut conn, &ids).await?;
@@ -696,7 +759,7 @@ impl Reception {
 
     /// Locks a booking and its official for a change in `tx`.
     async fn locked(&self, tx: &mut PgConnection, id: Uuid) -> Result<(BookingRow, Official)> {
-        let b = storage::booking_for_update(tx, id)
+        let b = storage::booking_for_update(tx, &self.vault, id)
             .await?
             .ok_or_else(|| ReceptionError::NotFound("booking_id: no such booking".into()))?;
         let o = self.official(tx, &b.official_id, "booking_id").await?;
@@ -721,6 +784,7 @@ impl Reception {
         .map_err(transition_error)?;
         let cancelled = storage::set_status(
             &mut tx,
+            &self.vault,
             id,
             BookingStatus::Cancelled.as_str(),
             Some(reason.trim()),
@@ -751,7 +815,9 @@ impl Reception {
         if freed.starts_at <= self.now() {
             return Ok(None);
         }
-        let Some(w) = storage::first_waiting(tx, &official.id, local_date(freed.starts_at)).await?
+        let Some(w) =
+            storage::first_waiting(tx, &self.vault, &official.id, local_date(freed.starts_at))
+                .await?
         else {
             return Ok(None);
         };
@@ -777,7 +843,7 @@ impl Reception {
             waiting_list_entry_id: Some(w.id),
             ..freed.clone()
         };
-        let Some(booking) = storage::insert_booking(tx, &row).await? else {
+        let Some(booking) = storage::insert_booking(tx, &self.vault, &row).await? else {
             return Ok(None);
         };
         storage::mark_waiting_booked(tx, w.id, booking.id).await?;
@@ -827,7 +893,7 @@ impl Reception {
         if to_utc(slot.starts_at) == b.starts_at {
             return Err(invalid("slot_id", "the booking is already in that slot"));
         }
-        let moved = match storage::move_booking(&mut tx, id, &slot).await {
+        let moved = match storage::move_booking(&mut tx, &self.vault, id, &slot).await {
             Ok(m) => m,
             Err(e) if storage::is_unique_violation(&e) => {
                 metrics::counter!("reception_booking_conflicts_total").increment(1);
@@ -925,7 +991,7 @@ impl Reception {
             booking_id: None,
             joined_at: self.now(),
         };
-        let entry = storage::insert_waiting(&mut tx, &row).await?;
+        let entry = storage::insert_waiting(&mut tx, &self.vault, &row).await?;
         tx.commit().await?;
         let position = self
             .waiting_list(&official.id)
@@ -941,8 +1007,13 @@ impl Reception {
 
     /// The waiting list with positions (1 = next; 0 for entries already served).
     pub async fn waiting_list(&self, official_id: &str) -> Result<Vec<(WaitingRow, u32)>> {
-        let rows =
-            storage::waiting_list(&self.pool, official_id.trim(), local_date(self.now())).await?;
+        let rows = storage::waiting_list(
+            &self.pool,
+            &self.vault,
+            official_id.trim(),
+            local_date(self.now()),
+        )
+        .await?;
         let mut position = 0;
         Ok(rows
             .into_iter()
@@ -977,7 +1048,7 @@ impl Reception {
             &self.settings.holding,
         )
         .map_err(transition_error)?;
-        let changed = storage::set_status(&mut tx, id, next.as_str(), None).await?;
+        let changed = storage::set_status(&mut tx, &self.vault, id, next.as_str(), None).await?;
         outbox::enqueue(
             &mut tx,
             &events::changed(event_type, &changed, &official, Extra::default()),
@@ -1104,7 +1175,8 @@ impl Reception {
             Ok(next) => next,
         };
         storage::insert_outcome(&mut tx, &outcome).await?;
-        let held = storage::set_status(&mut tx, booking_id, next.as_str(), None).await?;
+        let held =
+            storage::set_status(&mut tx, &self.vault, booking_id, next.as_str(), None).await?;
         let all = storage::outcomes(&mut tx, &[booking_id]).await?;
         let extra = Extra {
             outcome: kind.as_str().into(),
@@ -1299,7 +1371,7 @@ impl Reception {
             after: None,
             limit: 10_000,
         };
-        let rows = storage::bookings(&self.pool, &filter).await?;
+        let rows = storage::bookings(&self.pool, &self.vault, &filter).await?;
         let count =
             |s: BookingStatus| rows.iter().filter(|b| b.status == s.as_str()).count() as u32;
         Ok(MinutesView {
@@ -1418,7 +1490,7 @@ impl Reception {
     pub async fn send_reminders(&self) -> Result<usize> {
         let until = self.now() + Duration::hours(i64::from(self.settings.reminder_hours_before));
         let mut tx = self.pool.begin().await?;
-        let due = storage::due_reminders(&mut tx, until, 200).await?;
+        let due = storage::due_reminders(&mut tx, &self.vault, until, 200).await?;
         for b in &due {
             let Some(official) = storage::official(&mut tx, &b.official_id).await? else {
                 continue;

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use bakylau_platform::config::{BrokerSettings, DatabaseSettings, GrpcSettings, MetricsSettings};
+use bakylau_platform::personal_data::PersonalDataSettings;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::booking::HoldingPolicy;
@@ -15,6 +16,9 @@ pub struct Settings {
     pub grpc: GrpcSettings,
     pub metrics: MetricsSettings,
     pub reception: ReceptionSettings,
+    /// Keys of the visitors' pseudonyms and of their sealed personal data
+    /// (`[personal_data]`; `BAKYLAU_RECEPTION__PERSONAL_DATA__SEALING_KEY_FILE` etc.).
+    pub personal_data: PersonalDataSettings,
 }
 
 impl Default for Settings {
@@ -27,6 +31,7 @@ impl Default for Settings {
                 listen: "127.0.0.1:9104".into(),
             },
             reception: ReceptionSettings::default(),
+            personal_data: PersonalDataSettings::default(),
         }
     }
 }

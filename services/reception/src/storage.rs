@@ -1,7 +1,9 @@
 //! Postgres adapter of the reception. Thin: SQL in, records out. Flows that span several
 //! statements (booking, cancelling, holding) live in `service.rs` and pass a transaction in.
 
+use bakylau_platform::personal_data::PersonalDataVault;
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
@@ -157,7 +159,8 @@ pub async fn save_schedule(
     Ok(())
 }
 
-/// A booking row. Visitor fields are personal data: never log them.
+/// A booking as the service sees it, the visitor opened. Visitor fields are personal data:
+/// never log them. In the table they are sealed (`visitor_sealed`, see [`StoredVisitor`]).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct BookingRow {
     pub id: Uuid,
@@ -171,9 +174,13 @@ pub struct BookingRow {
     pub venue: Json<Venue>,
     pub session_id: Option<Uuid>,
     pub status: String,
+    #[sqlx(skip)]
     pub visitor_name: String,
+    #[sqlx(skip)]
     pub visitor_iin: String,
+    #[sqlx(skip)]
     pub visitor_phone: String,
+    #[sqlx(skip)]
     pub visitor_organisation: String,
     pub issue: String,
     pub category: String,
@@ -189,22 +196,133 @@ pub struct BookingRow {
     pub waiting_list_entry_id: Option<Uuid>,
 }
 
-const BOOKING_COLUMNS: &str = "id, request_id, official_id, body, starts_at, minutes, format, \
-    kind, venue, session_id, status, visitor_name, visitor_iin, visitor_phone, \
-    visitor_organisation, issue, category, earlier_appeal, participants, language, district, \
-    booked_at, booked_by, checked_in_at, finished_at, cancel_reason, waiting_list_entry_id";
+/// The columns of a booking that are not personal data.
+macro_rules! booking_columns {
+    () => {
+        "id, request_id, official_id, body, starts_at, minutes, format, kind, venue, \
+         session_id, status, issue, category, earlier_appeal, participants, language, district, \
+         booked_at, booked_by, checked_in_at, finished_at, cancel_reason, waiting_list_entry_id"
+    };
+}
+/// The visitor's columns as read: sealed, or plain in a row not sealed yet.
+macro_rules! visitor_read {
+    () => {
+        "visitor_sealed, visitor_name, visitor_iin, visitor_phone, visitor_organisation"
+    };
+}
+const BOOKING_COLUMNS: &str = booking_columns!();
+/// What a booking is read with: its columns and the visitor's.
+const BOOKING_READ: &str = concat!(booking_columns!(), ", ", visitor_read!());
+
+/// The visitor's personal data as sealed into `visitor_sealed` (JSON), bound to the row id.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct VisitorData {
+    pub full_name: String,
+    pub iin: String,
+    pub phone: String,
+    #[serde(default)]
+    pub organisation: String,
+}
+
+/// The visitor columns as stored: sealed, or (a row from before migration 1002 not yet
+/// sealed) in the plain columns.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredVisitor {
+    pub visitor_sealed: Option<Vec<u8>>,
+    pub visitor_name: Option<String>,
+    pub visitor_iin: Option<String>,
+    pub visitor_phone: Option<String>,
+    pub visitor_organisation: Option<String>,
+}
+
+impl StoredVisitor {
+    /// The visitor of row `id`: opened, or read from the plain columns of an old row.
+    pub fn open(&self, vault: &PersonalDataVault, id: Uuid) -> Result<VisitorData, sqlx::Error> {
+        match &self.visitor_sealed {
+            Some(sealed) => vault
+                .open_json(sealed, id.as_bytes())
+                // The error says which key or that the value is altered, never the content.
+                .map_err(|e| sqlx::Error::Decode(format!("visitor of row {id}: {e}").into())),
+            None => Ok(VisitorData {
+                full_name: self.visitor_name.clone().unwrap_or_default(),
+                iin: self.visitor_iin.clone().unwrap_or_default(),
+                phone: self.visitor_phone.clone().unwrap_or_default(),
+                organisation: self.visitor_organisation.clone().unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// What is written for a visitor: the IIN's pseudonym, the sealed data, the key id.
+pub struct SealedVisitor {
+    pub visitor_ref: String,
+    pub sealed: Vec<u8>,
+    pub key_id: String,
+}
+
+impl SealedVisitor {
+    pub fn new(vault: &PersonalDataVault, id: Uuid, v: &VisitorData) -> Self {
+        Self {
+            visitor_ref: vault.pseudonym(&v.iin),
+            sealed: vault.seal_json(v, id.as_bytes()),
+            key_id: vault.current_key_id().to_owned(),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct StoredBooking {
+    #[sqlx(flatten)]
+    row: BookingRow,
+    #[sqlx(flatten)]
+    visitor: StoredVisitor,
+}
+
+impl StoredBooking {
+    fn open(self, vault: &PersonalDataVault) -> Result<BookingRow, sqlx::Error> {
+        let v = self.visitor.open(vault, self.row.id)?;
+        Ok(BookingRow {
+            visitor_name: v.full_name,
+            visitor_iin: v.iin,
+            visitor_phone: v.phone,
+            visitor_organisation: v.organisation,
+            ..self.row
+        })
+    }
+}
+
+fn open_bookings(
+    vault: &PersonalDataVault,
+    rows: Vec<StoredBooking>,
+) -> Result<Vec<BookingRow>, sqlx::Error> {
+    rows.into_iter().map(|r| r.open(vault)).collect()
+}
+
+impl BookingRow {
+    fn visitor(&self) -> VisitorData {
+        VisitorData {
+            full_name: self.visitor_name.clone(),
+            iin: self.visitor_iin.clone(),
+            phone: self.visitor_phone.clone(),
+            organisation: self.visitor_organisation.clone(),
+        }
+    }
+}
 
 /// Inserts a booking unless its slot is taken or its request id used: `None` then (the
 /// partial unique index `bookings_one_per_slot` decides, so concurrent requests for one
 /// slot cannot both succeed).
 pub async fn insert_booking(
     conn: &mut PgConnection,
+    vault: &PersonalDataVault,
     b: &BookingRow,
 ) -> Result<Option<BookingRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO bookings ({BOOKING_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27) \
-         ON CONFLICT DO NOTHING RETURNING {BOOKING_COLUMNS}"
+    let visitor = SealedVisitor::new(vault, b.id, &b.visitor());
+    let stored: Option<StoredBooking> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO bookings ({BOOKING_COLUMNS}, visitor_ref, visitor_sealed, sealing_key_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+         $18, $19, $20, $21, $22, $23, $24, $25, $26) \
+         ON CONFLICT DO NOTHING RETURNING {BOOKING_READ}"
     )))
     .bind(b.id)
     .bind(&b.request_id)
@@ -217,10 +335,6 @@ pub async fn insert_booking(
     .bind(&b.venue)
     .bind(b.session_id)
     .bind(&b.status)
-    .bind(&b.visitor_name)
-    .bind(&b.visitor_iin)
-    .bind(&b.visitor_phone)
-    .bind(&b.visitor_organisation)
     .bind(&b.issue)
     .bind(&b.category)
     .bind(&b.earlier_appeal)
@@ -233,41 +347,54 @@ pub async fn insert_booking(
     .bind(b.finished_at)
     .bind(&b.cancel_reason)
     .bind(b.waiting_list_entry_id)
+    .bind(&visitor.visitor_ref)
+    .bind(&visitor.sealed)
+    .bind(&visitor.key_id)
     .fetch_optional(conn)
-    .await
+    .await?;
+    stored.map(|r| r.open(vault)).transpose()
 }
 
-pub async fn booking(conn: &mut PgConnection, id: Uuid) -> Result<Option<BookingRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1"
+pub async fn booking(
+    conn: &mut PgConnection,
+    vault: &PersonalDataVault,
+    id: Uuid,
+) -> Result<Option<BookingRow>, sqlx::Error> {
+    let stored: Option<StoredBooking> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {BOOKING_READ} FROM bookings WHERE id = $1"
     )))
     .bind(id)
     .fetch_optional(conn)
-    .await
+    .await?;
+    stored.map(|r| r.open(vault)).transpose()
 }
 
 pub async fn booking_for_update(
     conn: &mut PgConnection,
+    vault: &PersonalDataVault,
     id: Uuid,
 ) -> Result<Option<BookingRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE id = $1 FOR UPDATE"
+    let stored: Option<StoredBooking> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {BOOKING_READ} FROM bookings WHERE id = $1 FOR UPDATE"
     )))
     .bind(id)
     .fetch_optional(conn)
-    .await
+    .await?;
+    stored.map(|r| r.open(vault)).transpose()
 }
 
 pub async fn booking_by_request(
     conn: &mut PgConnection,
+    vault: &PersonalDataVault,
     request_id: &str,
 ) -> Result<Option<BookingRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings WHERE request_id = $1"
+    let stored: Option<StoredBooking> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {BOOKING_READ} FROM bookings WHERE request_id = $1"
     )))
     .bind(request_id)
     .fetch_optional(conn)
-    .await
+    .await?;
+    stored.map(|r| r.open(vault)).transpose()
 }
 
 pub struct BookingFilter {
@@ -280,9 +407,13 @@ pub struct BookingFilter {
     pub limit: i64,
 }
 
-pub async fn bookings(pool: &PgPool, f: &BookingFilter) -> Result<Vec<BookingRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings \
+pub async fn bookings(
+    pool: &PgPool,
+    vault: &PersonalDataVault,
+    f: &BookingFilter,
+) -> Result<Vec<BookingRow>, sqlx::Error> {
+    let stored: Vec<StoredBooking> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {BOOKING_READ} FROM bookings \
          WHERE ($1::text IS NULL OR official_id = $1) \
            AND ($2::timestamptz IS NULL OR starts_at >= $2) \
            AND ($3::timestamptz IS NULL OR starts_at < $3) \
@@ -298,7 +429,8 @@ pub async fn bookings(pool: &PgPool, f: &BookingFilter) -> Result<Vec<BookingRow
     .bind(f.after.map(|a| a.1))
     .bind(f.limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    open_bookings(vault, stored)
 }
 
 /// Starts of the official's slots that are taken in `[from, to)`.
@@ -322,34 +454,37 @@ pub async fn taken_starts(
 /// Sets the status (and the matching timestamp) of a booking.
 pub async fn set_status(
     conn: &mut PgConnection,
+    vault: &PersonalDataVault,
     id: Uuid,
     status: &str,
     cancel_reason: Option<&str>,
 ) -> Result<BookingRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let stored: StoredBooking = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE bookings SET status = $2, updated_at = now(), \
            checked_in_at = CASE WHEN $2 = 'checked_in' THEN now() ELSE checked_in_at END, \
            finished_at = CASE WHEN $2 IN ('held', 'no_show', 'cancelled') \
                          THEN coalesce(finished_at, now()) ELSE finished_at END, \
            cancel_reason = coalesce($3, cancel_reason) \
-         WHERE id = $1 RETURNING {BOOKING_COLUMNS}"
+         WHERE id = $1 RETURNING {BOOKING_READ}"
     )))
     .bind(id)
     .bind(status)
     .bind(cancel_reason)
     .fetch_one(conn)
-    .await
+    .await?;
+    stored.open(vault)
 }
 
 /// Moves a booking to another slot. A taken slot fails with a unique violation.
 pub async fn move_booking(
     conn: &mut PgConnection,
+    vault: &PersonalDataVault,
     id: Uuid,
     slot: &SlotDef,
 ) -> Result<BookingRow, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let stored: StoredBooking = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE bookings SET starts_at = $2, minutes = $3, format = $4, kind = $5, venue = $6, \
-         session_id = $7, updated_at = now() WHERE id = $1 RETURNING {BOOKING_COLUMNS}"
+         session_id = $7, updated_at = now() WHERE id = $1 RETURNING {BOOKING_READ}"
     )))
     .bind(id)
     .bind(crate::time::to_utc(slot.starts_at))
@@ -359,7 +494,8 @@ pub async fn move_booking(
     .bind(Json(&slot.venue))
     .bind(slot.session_id)
     .fetch_one(conn)
-    .await
+    .await?;
+    stored.open(vault)
 }
 
 pub fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -412,6 +548,7 @@ pub async fn insert_outcome(conn: &mut PgConnection, o: &OutcomeRow) -> Result<b
     Ok(done.rows_affected() > 0)
 }
 
+/// A waiting-list entry, the visitor opened (sealed in the table, as in bookings).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WaitingRow {
     pub id: Uuid,
@@ -419,9 +556,13 @@ pub struct WaitingRow {
     pub official_id: String,
     pub from_date: NaiveDate,
     pub to_date: NaiveDate,
+    #[sqlx(skip)]
     pub visitor_name: String,
+    #[sqlx(skip)]
     pub visitor_iin: String,
+    #[sqlx(skip)]
     pub visitor_phone: String,
+    #[sqlx(skip)]
     pub visitor_organisation: String,
     pub issue: String,
     pub category: String,
@@ -432,64 +573,100 @@ pub struct WaitingRow {
     pub joined_at: DateTime<Utc>,
 }
 
-const WAITING_COLUMNS: &str = "id, request_id, official_id, from_date, to_date, visitor_name, \
-    visitor_iin, visitor_phone, visitor_organisation, issue, category, language, district, \
-    status, booking_id, joined_at";
+const WAITING_READ: &str = concat!(
+    "id, request_id, official_id, from_date, to_date, issue, category, language, district, \
+     status, booking_id, joined_at, ",
+    visitor_read!()
+);
+
+#[derive(sqlx::FromRow)]
+struct StoredWaiting {
+    #[sqlx(flatten)]
+    row: WaitingRow,
+    #[sqlx(flatten)]
+    visitor: StoredVisitor,
+}
+
+impl StoredWaiting {
+    fn open(self, vault: &PersonalDataVault) -> Result<WaitingRow, sqlx::Error> {
+        let v = self.visitor.open(vault, self.row.id)?;
+        Ok(WaitingRow {
+            visitor_name: v.full_name,
+            visitor_iin: v.iin,
+            visitor_phone: v.phone,
+            visitor_organisation: v.organisation,
+            ..self.row
+        })
+    }
+}
 
 /// Adds an entry; with a used request id returns the existing entry instead.
 pub async fn insert_waiting(
     conn: &mut PgConnection,
+    vault: &PersonalDataVault,
     w: &WaitingRow,
 ) -> Result<WaitingRow, sqlx::Error> {
-    let inserted: Option<WaitingRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO waiting_list (id, request_id, official_id, from_date, to_date, visitor_name, \
-         visitor_iin, visitor_phone, visitor_organisation, issue, category, language, district) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (request_id) DO NOTHING RETURNING {WAITING_COLUMNS}"
+    let visitor = SealedVisitor::new(
+        vault,
+        w.id,
+        &VisitorData {
+            full_name: w.visitor_name.clone(),
+            iin: w.visitor_iin.clone(),
+            phone: w.visitor_phone.clone(),
+            organisation: w.visitor_organisation.clone(),
+        },
+    );
+    let inserted: Option<StoredWaiting> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO waiting_list (id, request_id, official_id, from_date, to_date, issue, \
+         category, language, district, visitor_ref, visitor_sealed, sealing_key_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+         ON CONFLICT (request_id) DO NOTHING RETURNING {WAITING_READ}"
     )))
     .bind(w.id)
     .bind(&w.request_id)
     .bind(&w.official_id)
     .bind(w.from_date)
     .bind(w.to_date)
-    .bind(&w.visitor_name)
-    .bind(&w.visitor_iin)
-    .bind(&w.visitor_phone)
-    .bind(&w.visitor_organisation)
     .bind(&w.issue)
     .bind(&w.category)
     .bind(&w.language)
     .bind(&w.district)
+    .bind(&visitor.visitor_ref)
+    .bind(&visitor.sealed)
+    .bind(&visitor.key_id)
     .fetch_optional(&mut *conn)
     .await?;
-    match inserted {
-        Some(row) => Ok(row),
+    let stored = match inserted {
+        Some(row) => row,
         None => {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "SELECT {WAITING_COLUMNS} FROM waiting_list WHERE request_id = $1"
+                "SELECT {WAITING_READ} FROM waiting_list WHERE request_id = $1"
             )))
             .bind(&w.request_id)
             .fetch_one(conn)
-            .await
+            .await?
         }
-    }
+    };
+    stored.open(vault)
 }
 
 /// The first person waiting for the official who can come on `date`, locked; others
 /// filling slots at the same moment skip it.
 pub async fn first_waiting(
     conn: &mut PgConnection,
+    vault: &PersonalDataVault,
     official_id: &str,
     date: NaiveDate,
 ) -> Result<Option<WaitingRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {WAITING_COLUMNS} FROM waiting_list WHERE official_id = $1 AND status = 'waiting' \
+    let stored: Option<StoredWaiting> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {WAITING_READ} FROM waiting_list WHERE official_id = $1 AND status = 'waiting' \
          AND from_date <= $2 AND to_date >= $2 ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED"
     )))
     .bind(official_id)
     .bind(date)
     .fetch_optional(conn)
-    .await
+    .await?;
+    stored.map(|r| r.open(vault)).transpose()
 }
 
 pub async fn mark_waiting_booked(
@@ -508,18 +685,96 @@ pub async fn mark_waiting_booked(
 /// The official's waiting list in order; entries whose dates have passed are dropped.
 pub async fn waiting_list(
     pool: &PgPool,
+    vault: &PersonalDataVault,
     official_id: &str,
     today: NaiveDate,
 ) -> Result<Vec<WaitingRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {WAITING_COLUMNS} FROM waiting_list WHERE official_id = $1 \
+    let stored: Vec<StoredWaiting> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {WAITING_READ} FROM waiting_list WHERE official_id = $1 \
          AND (status <> 'waiting' OR to_date >= $2) \
          ORDER BY (status = 'waiting') DESC, seq"
     )))
     .bind(official_id)
     .bind(today)
     .fetch_all(pool)
+    .await?;
+    stored.into_iter().map(|r| r.open(vault)).collect()
+}
+
+/// A table whose rows carry a sealed visitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VisitorTable {
+    Bookings,
+    WaitingList,
+}
+
+impl VisitorTable {
+    pub const ALL: [VisitorTable; 2] = [VisitorTable::Bookings, VisitorTable::WaitingList];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VisitorTable::Bookings => "bookings",
+            VisitorTable::WaitingList => "waiting_list",
+        }
+    }
+}
+
+/// A row whose visitor is to be sealed or re-sealed.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RowToSeal {
+    pub id: Uuid,
+    #[sqlx(flatten)]
+    pub visitor: StoredVisitor,
+}
+
+/// Rows of `table` whose visitor is still plain or (with `current_key`) sealed under another
+/// key, locked for the caller's transaction; rows locked elsewhere (another replica doing
+/// the same) and rows in `skip` are passed over.
+pub async fn rows_to_seal(
+    conn: &mut PgConnection,
+    table: VisitorTable,
+    current_key: Option<&str>,
+    skip: &[Uuid],
+    limit: i64,
+) -> Result<Vec<RowToSeal>, sqlx::Error> {
+    let which = if current_key.is_some() {
+        "sealing_key_id IS DISTINCT FROM $1"
+    } else {
+        "visitor_sealed IS NULL AND $1::text IS NULL"
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT id, {} FROM {} WHERE {which} AND NOT (id = ANY($2)) \
+         ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
+        visitor_read!(),
+        table.name()
+    )))
+    .bind(current_key)
+    .bind(skip)
+    .bind(limit)
+    .fetch_all(conn)
     .await
+}
+
+/// Stores a row's sealed visitor and empties its plain columns.
+pub async fn store_sealed_visitor(
+    conn: &mut PgConnection,
+    table: VisitorTable,
+    id: Uuid,
+    v: &SealedVisitor,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE {} SET visitor_ref = $2, visitor_sealed = $3, sealing_key_id = $4, \
+         visitor_name = NULL, visitor_iin = NULL, visitor_phone = NULL, \
+         visitor_organisation = NULL WHERE id = $1",
+        table.name()
+    )))
+    .bind(id)
+    .bind(&v.visitor_ref)
+    .bind(&v.sealed)
+    .bind(&v.key_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -575,11 +830,12 @@ pub async fn notifications(
 /// locked so that two replicas do not both remind.
 pub async fn due_reminders(
     conn: &mut PgConnection,
+    vault: &PersonalDataVault,
     until: DateTime<Utc>,
     limit: i64,
 ) -> Result<Vec<BookingRow>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {BOOKING_COLUMNS} FROM bookings b WHERE status = 'booked' \
+    let stored: Vec<StoredBooking> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {BOOKING_READ} FROM bookings b WHERE status = 'booked' \
          AND starts_at > now() AND starts_at <= $1 \
          AND NOT EXISTS (SELECT 1 FROM notifications n WHERE n.booking_id = b.id \
                          AND n.kind = 'reminder' AND n.slot_start = b.starts_at) \
@@ -588,7 +844,8 @@ pub async fn due_reminders(
     .bind(until)
     .bind(limit)
     .fetch_all(conn)
-    .await
+    .await?;
+    open_bookings(vault, stored)
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
