@@ -154,6 +154,63 @@ async fn invalid_fields_are_named_and_nothing_is_registered() {
 }
 
 #[tokio::test]
+async fn attachments_must_be_what_they_are_declared_to_be() {
+    const PDF: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+    const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+    let svc = start().await;
+    let mut client = svc.client().await;
+    let with = |content: &[u8]| {
+        let mut req = request(7, "Прошу отремонтировать дорогу, акт во вложении");
+        req.attachments = vec![pb::Attachment {
+            name: "act.pdf".into(),
+            media_type: "application/pdf".into(),
+            content: content.to_vec(),
+            ..Default::default()
+        }];
+        req
+    };
+    let resp = client
+        .register_appeal(with(PDF))
+        .await
+        .unwrap()
+        .into_inner();
+    let appeal = resp.appeal.unwrap();
+    assert_eq!(appeal.attachments.len(), 1);
+    assert_eq!(appeal.attachments[0].media_type, "application/pdf");
+
+    let err = client.register_appeal(with(PNG)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(
+        err.message().contains("attachments[0].content")
+            && err
+                .message()
+                .contains("declared application/pdf but the content is image/png"),
+        "{}",
+        err.message()
+    );
+    use tonic_types::StatusExt as _;
+    let fields: Vec<String> = err
+        .get_error_details()
+        .bad_request()
+        .map(|b| b.field_violations.iter().map(|v| v.field.clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(fields, ["attachments[0].content"]);
+    // A program is refused whatever it is declared to be.
+    let mut elf = b"\x7FELF\x02\x01\x01".to_vec();
+    elf.resize(64, 0);
+    let err = client.register_appeal(with(&elf)).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("program"), "{}", err.message());
+    let list = client
+        .list_appeals(pb::ListAppealsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(list.appeals.len(), 1, "only the PDF's appeal is registered");
+    svc.stop().await;
+}
+
+#[tokio::test]
 async fn retried_request_returns_the_same_appeal() {
     let svc = start().await;
     let mut client = svc.client().await;

@@ -468,7 +468,7 @@ fn sample_event() -> Value {
             "subject": "Ремонт дороги",
             "text": "Прошу отремонтировать дорогу",
             "attachments": [ { "name": "photo.jpg", "media_type": "image/jpeg",
-                               "content_base64": "AAEC" } ],
+                               "content_base64": "/9j/4AAQSkZJRg==" } ],
         }
     })
 }

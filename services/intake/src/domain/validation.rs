@@ -554,6 +554,12 @@ fn check_attachments(appeal: &NewAppeal, policy: &PreReviewPolicy, issues: &mut 
                     policy.max_attachment_bytes
                 ),
             ));
+        } else if let Some(why) = content_mismatch(&a.media_type, &a.content) {
+            issues.push(FieldIssue::new(
+                field("content"),
+                why.code(),
+                why.to_string(),
+            ));
         }
         total += a.content.len();
         if !a.sha256.is_empty() {
@@ -574,6 +580,158 @@ fn check_attachments(appeal: &NewAppeal, policy: &PreReviewPolicy, issues: &mut 
             format!("at most {} bytes in all", policy.max_total_attachment_bytes),
         ));
     }
+}
+
+/// Why an attachment's bytes are not what its declared media type says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContentMismatch {
+    /// A program (ELF, PE, Mach-O, Java class, WebAssembly...): refused whatever the
+    /// declared type, since a registrar may open attachments.
+    Program { detected: &'static str },
+    /// The content is recognised as another type.
+    Other {
+        declared: String,
+        detected: &'static str,
+    },
+    /// The content is not recognised as the declared type.
+    Unrecognised { declared: String },
+}
+
+impl ContentMismatch {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ContentMismatch::Program { .. } => "executable",
+            ContentMismatch::Other { .. } | ContentMismatch::Unrecognised { .. } => {
+                "content_mismatch"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for ContentMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ContentMismatch::Program { detected } => write!(
+                f,
+                "the content is a program ({detected}); programs are not accepted"
+            ),
+            ContentMismatch::Other { declared, detected } => {
+                write!(f, "declared {declared} but the content is {detected}")
+            }
+            ContentMismatch::Unrecognised { declared } if declared == TEXT_PLAIN => write!(
+                f,
+                "the content is not recognised as {declared}: UTF-8 text without NUL characters"
+            ),
+            ContentMismatch::Unrecognised { declared } => {
+                write!(f, "the content is not recognised as {declared}")
+            }
+        }
+    }
+}
+
+const TEXT_PLAIN: &str = "text/plain";
+const OLE2_MAGIC: &[u8] = &[0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
+/// What `infer` calls an OLE2 compound file whose kind it cannot tell (no class id).
+const OLE2_UNKNOWN: &str = "application/x-ole-storage";
+const ZIP_UNKNOWN: &str = "application/zip";
+
+/// How the content of a declared media type is recognised.
+enum Expected {
+    /// By `infer`'s matcher for the type.
+    Matcher(fn(&[u8]) -> bool),
+    /// An OLE2 compound file (DOC, XLS, PPT): of this kind when `infer` reads its class id,
+    /// or of no kind `infer` can tell; never another kind.
+    Ole2,
+    /// A ZIP container (OOXML, OpenDocument): of this kind when `infer` tells from the
+    /// entries, or a ZIP it cannot tell more of; never another kind.
+    Zip,
+    /// MPEG audio: ID3 or an MPEG audio frame header.
+    MpegAudio,
+    /// An ISO media file (`ftyp` box) `infer` does not place elsewhere.
+    IsoMedia,
+    /// UTF-8 text without NUL characters.
+    Text,
+}
+
+fn expected(declared: &str) -> Option<Expected> {
+    use Expected::*;
+    Some(match declared {
+        "application/pdf" => Matcher(infer::archive::is_pdf),
+        "image/jpeg" => Matcher(infer::image::is_jpeg),
+        "image/png" => Matcher(infer::image::is_png),
+        "image/gif" => Matcher(infer::image::is_gif),
+        "image/tiff" => Matcher(infer::image::is_tiff),
+        "image/bmp" => Matcher(infer::image::is_bmp),
+        "image/webp" => Matcher(infer::image::is_webp),
+        "application/msword" | "application/vnd.ms-excel" | "application/vnd.ms-powerpoint" => Ole2,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        | "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+        | "application/vnd.oasis.opendocument.text"
+        | "application/vnd.oasis.opendocument.spreadsheet"
+        | "application/vnd.oasis.opendocument.presentation"
+        | "application/zip" => Zip,
+        "audio/mpeg" => MpegAudio,
+        "video/mp4" => IsoMedia,
+        TEXT_PLAIN => Text,
+        _ => return None,
+    })
+}
+
+/// UTF-8 (a byte-order mark allowed) without NUL characters.
+fn is_plain_text(content: &[u8]) -> bool {
+    std::str::from_utf8(content).is_ok_and(|t| !t.contains('\0'))
+}
+
+/// Checks that `content` is what `declared` says (pure: magic numbers, no I/O). A program is
+/// refused whatever the declared type; a declared type this check does not know (a policy
+/// may allow more) is checked for programs only.
+pub fn content_mismatch(declared: &str, content: &[u8]) -> Option<ContentMismatch> {
+    let detected = infer::get(content);
+    if let Some(t) = &detected
+        && t.matcher_type() == infer::MatcherType::App
+        // X.509 certificates sit among infer's "applications"; they are not programs.
+        && !t.mime_type().contains("x509")
+        // Real programs have NUL bytes in their headers; text that merely starts like
+        // one ("MZ", "BC") is not a program.
+        && !is_plain_text(content)
+    {
+        return Some(ContentMismatch::Program {
+            detected: t.mime_type(),
+        });
+    }
+    let detected_mime = detected.as_ref().map(|t| t.mime_type());
+    let is = |mime: &str| detected_mime == Some(mime);
+    let fits = match expected(declared)? {
+        Expected::Matcher(matches) => matches(content),
+        Expected::Ole2 => content.starts_with(OLE2_MAGIC) && (is(declared) || is(OLE2_UNKNOWN)),
+        Expected::Zip => content.starts_with(ZIP_MAGIC) && (is(declared) || is(ZIP_UNKNOWN)),
+        Expected::MpegAudio => {
+            infer::audio::is_mp3(content)
+                // Frame sync (11 bits), then any MPEG version and a layer other than 0.
+                || matches!(content, [0xFF, b, ..] if b & 0xE0 == 0xE0 && (b >> 1) & 3 != 0)
+        }
+        Expected::IsoMedia => {
+            infer::video::is_mp4(content)
+                || infer::video::is_m4v(content)
+                || infer::video::is_mov(content)
+                || (content.get(4..8) == Some(b"ftyp".as_slice()) && detected.is_none())
+        }
+        Expected::Text => is_plain_text(content),
+    };
+    if fits {
+        return None;
+    }
+    Some(match detected_mime {
+        Some(detected) if detected != declared => ContentMismatch::Other {
+            declared: declared.to_owned(),
+            detected,
+        },
+        _ => ContentMismatch::Unrecognised {
+            declared: declared.to_owned(),
+        },
+    })
 }
 
 fn truncate_chars(s: &str, n: usize) -> String {
@@ -776,6 +934,174 @@ mod tests {
                 "attachments[0].sha256",
                 "attachments[1].content"
             ]
+        );
+    }
+
+    /// The first bytes of files of each type, as small as the magic numbers allow.
+    mod files {
+        pub const PDF: &[u8] = b"%PDF-1.7\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+        pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0";
+        pub const JPEG: &[u8] = b"\xFF\xD8\xFF\xE0\0\x10JFIF\0\x01\x01\0\0\x01\0\x01\0\0\xFF\xD9";
+        pub const TIFF: &[u8] = b"II*\0\x08\0\0\0\0\0\0\0";
+        pub const GIF: &[u8] = b"GIF89a\x01\0\x01\0\0\0\0;";
+        pub const MP3: &[u8] = b"\xFF\xFB\x90\x64\0\0\0\0";
+        pub const MP4: &[u8] = b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2";
+        pub const ELF: &[u8] = &[
+            0x7F, b'E', b'L', b'F', 2, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0x3E, 0, 1, 0, 0, 0,
+            0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0x40, 0, 0x38, 0,
+        ];
+        pub const PE: &[u8] = b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xFF\xFF\0\0";
+
+        /// An OLE2 compound file header (DOC, XLS) without a class id `infer` knows.
+        pub fn ole2() -> Vec<u8> {
+            let mut f = vec![0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1];
+            f.resize(512, 0);
+            f
+        }
+
+        /// A ZIP whose first entry is `name`, as OOXML and OpenDocument files begin.
+        pub fn zip(name: &[u8]) -> Vec<u8> {
+            let mut f = b"PK\x03\x04".to_vec();
+            f.resize(30, 0);
+            f.extend_from_slice(name);
+            f.resize(f.len() + 64, 0);
+            f
+        }
+    }
+
+    const DOCX: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
+    const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+    #[test]
+    fn content_of_the_declared_type_is_accepted() {
+        for (declared, content) in [
+            ("application/pdf", files::PDF.to_vec()),
+            ("image/png", files::PNG.to_vec()),
+            ("image/jpeg", files::JPEG.to_vec()),
+            ("image/tiff", files::TIFF.to_vec()),
+            ("image/gif", files::GIF.to_vec()),
+            ("audio/mpeg", files::MP3.to_vec()),
+            ("audio/mpeg", b"ID3\x04\0\0\0\0\0\0".to_vec()),
+            ("video/mp4", files::MP4.to_vec()),
+            ("application/msword", files::ole2()),
+            ("application/vnd.ms-excel", files::ole2()),
+            (DOCX, files::zip(b"word/document.xml")),
+            (DOCX, files::zip(b"[Content_Types].xml")),
+            (XLSX, files::zip(b"xl/workbook.xml")),
+            (
+                "application/vnd.oasis.opendocument.text",
+                files::zip(b"mimetypeapplication/vnd.oasis.opendocument.text"),
+            ),
+            (
+                "text/plain",
+                "Жол жөндеу туралы өтініш\r\n".as_bytes().to_vec(),
+            ),
+            // Text that merely starts like a program is text.
+            ("text/plain", b"MZ 12, BC 7: room numbers".to_vec()),
+            // A type a deployment allows but this check does not know: programs only.
+            ("application/x-custom", vec![1, 2, 3]),
+        ] {
+            assert_eq!(content_mismatch(declared, &content), None, "{declared}");
+        }
+    }
+
+    #[test]
+    fn content_of_another_type_is_refused_naming_both() {
+        let m = content_mismatch("application/pdf", files::PNG).unwrap();
+        assert_eq!(
+            m.to_string(),
+            "declared application/pdf but the content is image/png"
+        );
+        assert_eq!(m.code(), "content_mismatch");
+        assert_eq!(
+            content_mismatch("image/png", files::JPEG)
+                .unwrap()
+                .to_string(),
+            "declared image/png but the content is image/jpeg"
+        );
+        assert_eq!(
+            content_mismatch(DOCX, &files::zip(b"xl/workbook.xml"))
+                .unwrap()
+                .to_string(),
+            format!("declared {DOCX} but the content is {XLSX}")
+        );
+        assert_eq!(
+            content_mismatch("application/msword", files::PDF)
+                .unwrap()
+                .to_string(),
+            "declared application/msword but the content is application/pdf"
+        );
+        // Random bytes are nothing in particular.
+        assert_eq!(
+            content_mismatch("application/pdf", &[7; 64])
+                .unwrap()
+                .to_string(),
+            "the content is not recognised as application/pdf"
+        );
+        assert!(matches!(
+            content_mismatch(DOCX, &files::ole2()),
+            Some(ContentMismatch::Other { .. })
+        ));
+        assert!(content_mismatch("video/mp4", files::MP3).is_some());
+    }
+
+    #[test]
+    fn plain_text_is_utf8_without_nul() {
+        for bad in [b"abc\0def".to_vec(), b"caf\xE9 au lait".to_vec()] {
+            let m = content_mismatch("text/plain", &bad).unwrap();
+            assert!(m.to_string().contains("text/plain"), "{m}");
+        }
+        assert_eq!(
+            content_mismatch("text/plain", files::PNG)
+                .unwrap()
+                .to_string(),
+            "declared text/plain but the content is image/png"
+        );
+    }
+
+    #[test]
+    fn programs_are_refused_whatever_the_declared_type() {
+        for declared in ["application/pdf", "text/plain", "application/x-custom"] {
+            for program in [files::ELF, files::PE] {
+                let m = content_mismatch(declared, program).unwrap();
+                assert!(
+                    matches!(m, ContentMismatch::Program { .. }),
+                    "{declared}: {m}"
+                );
+                assert_eq!(m.code(), "executable");
+                assert!(m.to_string().contains("program"), "{m}");
+            }
+        }
+    }
+
+    #[test]
+    fn pre_review_names_the_content_of_a_mismatched_attachment() {
+        let mut a = valid_individual_appeal();
+        a.attachments = vec![
+            NewAttachment {
+                name: "scan.pdf".into(),
+                media_type: "application/pdf".into(),
+                sha256: String::new(),
+                content: files::PDF.to_vec(),
+            },
+            NewAttachment {
+                name: "scan2.pdf".into(),
+                media_type: "application/pdf".into(),
+                sha256: String::new(),
+                content: files::PNG.to_vec(),
+            },
+        ];
+        let issues = pre_review(&a, &PreReviewPolicy::default()).unwrap_err();
+        assert_eq!(fields(&issues), vec!["attachments[1].content"]);
+        assert_eq!(
+            issues[0].message,
+            "declared application/pdf but the content is image/png"
+        );
+        a.attachments.pop();
+        assert_eq!(
+            pre_review(&a, &PreReviewPolicy::default()),
+            Ok(Verdict::Accept)
         );
     }
 
