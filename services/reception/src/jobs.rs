@@ -1,5 +1,5 @@
 //! Periodic work: reminders to visitors, sealing visitors a replica of the earlier release
-//! wrote plain during a rolling update, and the gauges an operator watches (free slots and
+//! wrote plain during a rolling update, erasing visitors past the retention period, and the gauges an operator watches (free slots and
 //! the wait for the next one per official, the outbox backlog).
 
 use std::sync::Arc;
@@ -31,6 +31,22 @@ pub async fn run(reception: Arc<Reception>, shutdown: CancellationToken) {
             Ok(s) if s.sealed > 0 => tracing::info!(sealed = s.sealed, "plain visitors sealed"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "sealing plain visitors failed; will retry"),
+        }
+        match crate::service::erase_expired_visitors(
+            &reception.pool,
+            reception.settings.personal_data_days,
+            Utc::now(),
+            crate::SEAL_BATCH,
+        )
+        .await
+        {
+            Ok(0) => {}
+            Ok(n) => {
+                metrics::counter!("bakylau_personal_data_erased_total", "record" => "visitor")
+                    .increment(n);
+                tracing::info!(visitors = n, "visitors past the retention period erased");
+            }
+            Err(e) => tracing::warn!(error = %e, "erasing expired visitors failed; will retry"),
         }
         if let Err(e) = gauges(&reception).await {
             tracing::warn!(error = %e, "gauges not refreshed");

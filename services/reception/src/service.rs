@@ -283,6 +283,30 @@ pub async fn seal_visitors(
     Ok(done)
 }
 
+/// Erases the visitors of bookings and waiting-list entries older than
+/// `personal_data_days` (0 keeps them); the number erased.
+pub async fn erase_expired_visitors(
+    pool: &PgPool,
+    personal_data_days: u32,
+    now: DateTime<Utc>,
+    batch: i64,
+) -> Result<u64, sqlx::Error> {
+    if personal_data_days == 0 {
+        return Ok(0);
+    }
+    let cutoff = now - chrono::Duration::days(i64::from(personal_data_days));
+    let mut erased = 0;
+    for table in storage::VisitorTable::ALL {
+        loop {
+            match storage::erase_visitors_before(pool, table, cutoff, batch).await? {
+                0 => break,
+                n => erased += n,
+            }
+        }
+    }
+    Ok(erased)
+}
+
 /// Longest window of a slot listing or a monitoring report, days.
 const MAX_WINDOW_DAYS: i64 = 366;
 
@@ -1483,7 +1507,7 @@ impl Reception {
             Some(parse_id(booking_id, "booking_id")?)
         };
         let limit = if limit == 0 { 100 } else { limit.min(1_000) };
-        Ok(storage::notifications(&self.pool, id, i64::from(limit)).await?)
+        Ok(storage::notifications(&self.pool, &self.vault, id, i64::from(limit)).await?)
     }
 
     /// Stores reminders for visits due within `reminder_hours_before`; returns how many.

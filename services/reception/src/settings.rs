@@ -60,6 +60,9 @@ pub struct ReceptionSettings {
     pub sweep_interval_ms: u64,
     /// Region written into the locality of appeals registered at a reception.
     pub region: String,
+    /// Days after a reception (or after joining the waiting list) when the visitor's
+    /// personal data is erased; the booking is kept. 0 keeps it.
+    pub personal_data_days: u32,
 }
 
 impl Default for ReceptionSettings {
@@ -75,6 +78,8 @@ impl Default for ReceptionSettings {
             reminder_hours_before: 24,
             sweep_interval_ms: 30_000,
             region: "Алматинская область".into(),
+            // Five years, as intake keeps its applicants'.
+            personal_data_days: 5 * 365 + 1,
         }
     }
 }

@@ -738,9 +738,9 @@ pub async fn rows_to_seal(
     limit: i64,
 ) -> Result<Vec<RowToSeal>, sqlx::Error> {
     let which = if current_key.is_some() {
-        "sealing_key_id IS DISTINCT FROM $1"
+        "sealing_key_id IS DISTINCT FROM $1 AND personal_data_erased_at IS NULL"
     } else {
-        "visitor_sealed IS NULL AND $1::text IS NULL"
+        "visitor_sealed IS NULL AND personal_data_erased_at IS NULL AND $1::text IS NULL"
     };
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT id, {} FROM {} WHERE {which} AND NOT (id = ANY($2)) \
@@ -794,14 +794,14 @@ pub async fn insert_notification(
     conn: &mut PgConnection,
     n: &NotificationRow,
 ) -> Result<bool, sqlx::Error> {
+    // The phone is the booking's visitor's, sealed there; it is not copied here.
     let done = sqlx::query(
         "INSERT INTO notifications (id, booking_id, kind, phone, text, slot_start, due_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+         VALUES ($1, $2, $3, '', $4, $5, $6) ON CONFLICT DO NOTHING",
     )
     .bind(n.id)
     .bind(n.booking_id)
     .bind(&n.kind)
-    .bind(&n.phone)
     .bind(&n.text)
     .bind(n.slot_start)
     .bind(n.due_at)
@@ -810,20 +810,65 @@ pub async fn insert_notification(
     Ok(done.rows_affected() > 0)
 }
 
+/// Notifications, newest first, each with its booking's visitor's phone opened.
 pub async fn notifications(
     pool: &PgPool,
+    vault: &PersonalDataVault,
     booking_id: Option<Uuid>,
     limit: i64,
 ) -> Result<Vec<NotificationRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, booking_id, kind, phone, text, slot_start, due_at, created_at \
-         FROM notifications WHERE ($1::uuid IS NULL OR booking_id = $1) \
-         ORDER BY created_at DESC, id DESC LIMIT $2",
-    )
+    #[derive(sqlx::FromRow)]
+    struct Stored {
+        #[sqlx(flatten)]
+        row: NotificationRow,
+        #[sqlx(flatten)]
+        visitor: StoredVisitor,
+    }
+    let stored: Vec<Stored> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT n.id, n.booking_id, n.kind, n.phone, n.text, n.slot_start, n.due_at, n.created_at, \
+         {} FROM notifications n JOIN bookings b ON b.id = n.booking_id \
+         WHERE ($1::uuid IS NULL OR n.booking_id = $1) \
+         ORDER BY n.created_at DESC, n.id DESC LIMIT $2",
+        visitor_read!()
+    )))
     .bind(booking_id)
     .bind(limit)
     .fetch_all(pool)
-    .await
+    .await?;
+    stored
+        .into_iter()
+        .map(|s| {
+            let phone = s.visitor.open(vault, s.row.booking_id)?.phone;
+            Ok(NotificationRow { phone, ..s.row })
+        })
+        .collect()
+}
+
+/// Erases the visitor of up to `limit` rows of `table` dated before `cutoff` (a booking by
+/// its reception's start, a waiting-list entry by when it joined); the number erased.
+pub async fn erase_visitors_before(
+    pool: &PgPool,
+    table: VisitorTable,
+    cutoff: DateTime<Utc>,
+    limit: i64,
+) -> Result<u64, sqlx::Error> {
+    let dated = match table {
+        VisitorTable::Bookings => "starts_at",
+        VisitorTable::WaitingList => "joined_at",
+    };
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "WITH due AS (SELECT id FROM {t} WHERE {dated} < $1 AND personal_data_erased_at IS NULL \
+         ORDER BY {dated} LIMIT $2 FOR UPDATE SKIP LOCKED) \
+         UPDATE {t} x SET visitor_sealed = NULL, visitor_ref = NULL, sealing_key_id = NULL, \
+         visitor_name = NULL, visitor_iin = NULL, visitor_phone = NULL, visitor_organisation = NULL, \
+         personal_data_erased_at = now() FROM due WHERE x.id = due.id",
+        t = table.name()
+    )))
+    .bind(cutoff)
+    .bind(limit)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected())
 }
 
 /// Booked visits starting within `(now, until]` that have no reminder for their slot yet,

@@ -357,3 +357,109 @@ async fn rows_from_before_the_upgrade_are_sealed_at_start_and_retired_keys_repla
     service.stop().await;
     let _ = std::fs::remove_dir_all(&keys);
 }
+
+#[tokio::test]
+async fn notifications_keep_no_phone_and_visitors_past_the_retention_period_are_erased() {
+    let env = TestEnv::new().await.unwrap();
+    let service = common::start(&env).await;
+    let mut client = service.client().await;
+    one_slot_a_day(&mut client).await;
+    let slots = common::free_slots(&mut client, OFFICIAL).await;
+    let today = bakylau_calendar::kz_date(chrono::Utc::now()).to_string();
+    let mut later = slots.iter().filter(|s| !s.id.contains(&today));
+    let (old_slot, new_slot) = (later.next().unwrap(), later.next().unwrap());
+    let old = visitor("Сейітова Дана", 55, "+77031112233", "");
+    let recent = visitor("Қасымов Нұрлан", 66, "+77034445566", "");
+    let book = |slot: &pb::Slot, serial: u32, v: &pb::Visitor| {
+        let mut r = common::book_request(&slot.id, serial);
+        r.visitor = Some(v.clone());
+        r
+    };
+    let old_booking = client
+        .book(book(old_slot, 55, &old))
+        .await
+        .unwrap()
+        .into_inner()
+        .booking
+        .unwrap();
+    let recent_booking = client
+        .book(book(new_slot, 66, &recent))
+        .await
+        .unwrap()
+        .into_inner()
+        .booking
+        .unwrap();
+
+    // The confirmation's phone is read through the booking; the notification keeps no copy.
+    let pool = common::pool(&env).await;
+    assert_nowhere(
+        &rows_as_text(&pool, "notifications").await,
+        "notifications",
+        &old,
+    );
+    let notified = |id: &str| pb::ListNotificationsRequest {
+        booking_id: id.into(),
+        limit: 10,
+    };
+    let n = client
+        .list_notifications(notified(&old_booking.id))
+        .await
+        .unwrap()
+        .into_inner()
+        .notifications;
+    assert_eq!(n[0].phone, old.phone);
+
+    // Six years pass for the first booking: the sweep (every second in tests) erases it.
+    sqlx::query(
+        "UPDATE bookings SET starts_at = starts_at - interval '6 years' WHERE id = $1::uuid",
+    )
+    .bind(&old_booking.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let erased = bakylau_testkit::eventually(std::time::Duration::from_secs(20), || async {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT personal_data_erased_at IS NOT NULL FROM bookings WHERE id = $1::uuid",
+        )
+        .bind(&old_booking.id)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    })
+    .await;
+    assert!(erased, "the old visitor was not erased");
+    let (sealed, reference): (Option<Vec<u8>>, Option<String>) =
+        sqlx::query_as("SELECT visitor_sealed, visitor_ref FROM bookings WHERE id = $1::uuid")
+            .bind(&old_booking.id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((sealed, reference), (None, None));
+    let got = client
+        .get_booking(pb::GetBookingRequest {
+            id: old_booking.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.issue, old_booking.issue, "the booking itself is kept");
+    assert_eq!(got.visitor.unwrap_or_default().iin, "");
+    let n = client
+        .list_notifications(notified(&old_booking.id))
+        .await
+        .unwrap()
+        .into_inner()
+        .notifications;
+    assert_eq!(n[0].phone, "");
+
+    // The recent visitor is untouched.
+    let kept = client
+        .get_booking(pb::GetBookingRequest {
+            id: recent_booking.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(kept.visitor.as_ref(), Some(&recent));
+    service.stop().await;
+}
