@@ -77,6 +77,47 @@ SQL
   done
 }
 
+# One broker user per service, allowed only what the service does: the same permissions as
+# deploy/k8s/base/rabbitmq/users.yaml gives them in Kubernetes, the regexes character for
+# character (tests/tests/least_privilege.rs checks that they match, runs the services under
+# them and checks the refusals). Each password is random, kept in .run/broker-<service>.password
+# (config/<service>.toml, broker.password_file). `guest` stays for the operator's tools (the CLI's
+# `inbound send|watch`, `bakylau load`, the benchmark), which play the systems outside.
+broker_user() { # user
+  local file="$RUN_DIR/broker-$1.password"
+  if [ ! -s "$file" ]; then
+    (umask 077 && head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
+  fi
+  if as_root rabbitmqctl -q list_users | cut -f1 | grep -qx "$1"; then
+    as_root rabbitmqctl -q change_password "$1" "$(cat "$file")" >/dev/null
+  else
+    as_root rabbitmqctl -q add_user "$1" "$(cat "$file")" >/dev/null
+  fi
+}
+broker_permissions() { # user configure write read
+  as_root rabbitmqctl -q set_permissions -p / "$1" "$2" "$3" "$4" >/dev/null
+}
+broker_topic_permissions() { # user exchange write read
+  as_root rabbitmqctl -q set_topic_permissions -p / "$1" "$2" "$3" "$4" >/dev/null
+}
+
+ensure_broker_users() {
+  mkdir -p "$RUN_DIR"
+  say "broker users and permissions (one per service, as in deploy/k8s/base/rabbitmq/users.yaml)"
+  for svc in "${SERVICES[@]}"; do broker_user "$svc"; done
+  broker_permissions intake '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|intake\..*)$' '^(bakylau\.(events|outbound|dlx|unrouted)|amq\.default|intake\..*)$' '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|intake\..*)$'
+  broker_topic_permissions intake bakylau.events '^appeal\.(registered|declined)$' '^appeal\.(routed|redirected|assigned|extended|closed)$'
+  broker_topic_permissions intake bakylau.outbound '^[a-z0-9_-]+\.appeal\.(routed|redirected|assigned|extended|closed)$' '^$'
+  broker_permissions routing '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|routing\..*)$' '^(bakylau\.(events|dlx|unrouted)|amq\.default|routing\..*)$' '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|routing\..*)$'
+  broker_topic_permissions routing bakylau.events '^appeal\.(routed|redirected|needs_manual_routing)$' '^appeal\.registered$'
+  broker_permissions control '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|control\..*)$' '^(bakylau\.(events|dlx|unrouted)|amq\.default|control\..*)$' '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|control\..*)$'
+  broker_topic_permissions control bakylau.events '^(appeal\.(assigned|extended|answer_submitted|returned_for_rework|closed|overdue|deadline_approaching)|applicant\.notified|instruction\.(issued|progressed|completed|overdue))$' '^appeal\.(registered|routed|redirected)$'
+  broker_permissions reception '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|reception\..*)$' '^(bakylau\.(events|dlx|unrouted)|amq\.default|reception\..*)$' '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|reception\..*)$'
+  broker_topic_permissions reception bakylau.events '^reception\.(booked|cancelled|rescheduled|checked_in|no_show|held|reminder_due)$' '^appeal\.closed$'
+  broker_permissions reporting '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|reporting\..*)$' '^(bakylau\.(events|dlx|unrouted)|amq\.default|reporting\..*)$' '^(bakylau\.(events|inbound|outbound|dlx|unrouted)|reporting\..*)$'
+  broker_topic_permissions reporting bakylau.events '^problem\.spike_detected$' '^#$'
+}
+
 # The local identity provider: an ES256 dev key and its JWKS in .run/, which the services
 # trust (config/<service>.toml, [grpc.auth]) and the CLI, `bakylau load` and the benchmark
 # sign their tokens with. Never a production key.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings the whole Bakylau system up on this machine: PostgreSQL and RabbitMQ (started, or
-# installed then started), the database roles and schemas, a release build, every service
-# in the background with its logs in .run/logs, and waits until each is healthy.
+# installed then started), the database roles and schemas, the broker users and their
+# permissions, a release build, every service in the background with its logs in .run/logs,
+# and waits until each is healthy.
 # Running it again restarts the services on a fresh build.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$REPO"
@@ -9,6 +10,7 @@ cd "$REPO"
 ensure_postgres
 ensure_rabbitmq
 ensure_database
+ensure_broker_users
 ensure_dev_key
 
 say "building (release)"

@@ -148,6 +148,11 @@ CRD_SPECS: dict[tuple[str, str], dict] = {
         "permissions": {"type": "object", "additionalProperties": False,
                         "properties": {"configure": STR, "write": STR, "read": STR}},
         "rabbitmqClusterReference": CLUSTER_REF}),
+    ("rabbitmq.com/v1beta1", "TopicPermission"): _spec(["vhost", "permissions", "rabbitmqClusterReference"], {
+        "vhost": STR, "user": STR, "userReference": _ref(),
+        "permissions": {"type": "object", "additionalProperties": False, "required": ["exchange"],
+                        "properties": {"exchange": STR, "write": STR, "read": STR}},
+        "rabbitmqClusterReference": CLUSTER_REF}),
     ("postgresql.cnpg.io/v1", "Cluster"): _spec(["instances"], {
         k: ANY for k in [
             "description", "inheritedMetadata", "imageName", "imageCatalogRef", "imagePullPolicy",
@@ -404,7 +409,7 @@ def check_dependencies(r: Report, name: str, by_kind: dict[str, list[dict]], rep
     rmq = by_kind.get("RabbitmqCluster", [])
     r.check(len(rmq) == 1 and rmq[0]["spec"].get("replicas") == 3, f"[{name}] three-node RabbitmqCluster")
     cluster_names = {c["metadata"]["name"] for c in rmq}
-    topology = [d for k in ("Exchange", "Queue", "Binding", "User", "Permission") for d in by_kind.get(k, [])]
+    topology = [d for k in ("Exchange", "Queue", "Binding", "User", "Permission", "TopicPermission") for d in by_kind.get(k, [])]
     bad_refs = [key(d) for d in topology if d["spec"]["rabbitmqClusterReference"]["name"] not in cluster_names]
     r.check(not bad_refs, f"[{name}] topology resources reference the RabbitmqCluster", ", ".join(bad_refs))
     exchanges = {d["spec"]["name"]: d["spec"] for d in by_kind.get("Exchange", [])}
@@ -444,11 +449,17 @@ def check_dependencies(r: Report, name: str, by_kind: dict[str, list[dict]], rep
                         f"[{name}] ScaledObject {so['metadata']['name']} authenticates through an existing TriggerAuthentication")
     users = {u["metadata"]["name"]: u for u in by_kind.get("User", [])}
     perms = {p["spec"]["userReference"]["name"] for p in by_kind.get("Permission", []) if p["spec"].get("userReference")}
+    topic_perms: dict[str, set[str]] = {}
+    for p in by_kind.get("TopicPermission", []):
+        if p["spec"].get("userReference"):
+            topic_perms.setdefault(p["spec"]["permissions"]["exchange"], set()).add(p["spec"]["userReference"]["name"])
     for svc in SERVICES:
         u = users.get(svc)
         r.check(u is not None and u["spec"].get("importCredentialsSecret", {}).get("name") == f"bakylau-broker-{svc}",
                 f"[{name}] RabbitMQ User {svc} from Secret bakylau-broker-{svc}")
         r.check(svc in perms, f"[{name}] RabbitMQ Permission for {svc}")
+        r.check(svc in topic_perms.get("bakylau.events", set()),
+                f"[{name}] RabbitMQ TopicPermission for {svc} on bakylau.events (only its own routing keys)")
     pg = by_kind.get("Cluster", [])
     if r.check(len(pg) == 1 and pg[0]["spec"]["instances"] >= 3, f"[{name}] CloudNativePG Cluster with 3+ instances"):
         spec = pg[0]["spec"]
