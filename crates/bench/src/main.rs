@@ -27,7 +27,10 @@ struct Args {
     #[arg(long)]
     bin_dir: Option<PathBuf>,
     /// Postgres for the raw commit test (a scratch table is created and dropped)
-    #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/bakylau?sslmode=disable")]
+    #[arg(
+        long,
+        default_value = "postgres://postgres@127.0.0.1:5432/bakylau?sslmode=disable"
+    )]
     postgres: String,
     /// RabbitMQ for the raw test and the event tap
     #[arg(long, default_value = "amqp://guest:guest@127.0.0.1:5672/%2f")]
