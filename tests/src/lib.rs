@@ -17,6 +17,19 @@ use lapin::{Connection, ConnectionProperties};
 use prost::Message as _;
 use sqlx::Connection as _;
 
+/// Writes a sealing key for `personal_data.sealing_key_file` (32 bytes of `byte`, base64)
+/// to `dir/name`, for tests that rotate keys.
+pub fn sealing_key_file(dir: &std::path::Path, name: &str, byte: u8) -> std::path::PathBuf {
+    use base64::Engine as _;
+    let path = dir.join(name);
+    std::fs::write(
+        &path,
+        base64::engine::general_purpose::STANDARD.encode([byte; 32]),
+    )
+    .expect("write the sealing key file");
+    path
+}
+
 pub const PG_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A database and a vhost that exist for one test and are dropped after it.

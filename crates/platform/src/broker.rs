@@ -3,7 +3,7 @@
 //! consumer with bounded, backed-off retries and a parking queue.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
 use crate::health::Readiness;
+use crate::tls::{TlsError, read_file};
 
 pub mod consumer;
 pub mod outbox;
@@ -82,45 +83,26 @@ pub struct BrokerTlsSettings {
     pub key_file: Option<PathBuf>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum BrokerTlsError {
-    #[error("broker TLS: {what} {path}: {source}")]
-    Read {
-        what: &'static str,
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("broker TLS: {0}")]
-    Settings(&'static str),
-}
-
 impl BrokerTlsSettings {
     /// lapin's TLS configuration: the files read once, here, so a missing file stops the
     /// service at start rather than at every reconnect.
-    pub fn config(&self) -> Result<OwnedTLSConfig, BrokerTlsError> {
-        fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, BrokerTlsError> {
-            std::fs::read(path).map_err(|source| BrokerTlsError::Read {
-                what,
-                path: path.to_owned(),
-                source,
-            })
-        }
+    pub fn config(&self) -> Result<OwnedTLSConfig, TlsError> {
         let cert_chain = match &self.ca_file {
             Some(ca) => Some(
-                String::from_utf8(read("CA", ca)?)
-                    .map_err(|_| BrokerTlsError::Settings("the CA file is not PEM (not UTF-8)"))?,
+                String::from_utf8(read_file("CA", ca)?)
+                    .map_err(|_| TlsError::Settings("the CA file is not PEM (not UTF-8)".into()))?,
             ),
             None => None,
         };
         let identity = match (&self.cert_file, &self.key_file) {
             (Some(cert), Some(key)) => Some(OwnedIdentity::PKCS8 {
-                pem: read("certificate", cert)?,
-                key: read("private key", key)?,
+                pem: read_file("certificate", cert)?,
+                key: read_file("private key", key)?,
             }),
             (None, None) => None,
             _ => {
-                return Err(BrokerTlsError::Settings(
-                    "cert_file and key_file go together",
+                return Err(TlsError::Settings(
+                    "cert_file and key_file go together".into(),
                 ));
             }
         };

@@ -16,7 +16,7 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error(transparent)]
-    BrokerTls(#[from] crate::broker::BrokerTlsError),
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Reads the settings of `service` (e.g. `intake`) over the compiled `defaults`.

@@ -49,7 +49,7 @@ pub struct ClientTlsSettings {
     pub domain: Option<String>,
 }
 
-fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
+pub(crate) fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|source| TlsError::Read {
         what,
         path: path.to_owned(),
@@ -60,8 +60,8 @@ fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
 fn identity(cert: Option<&PathBuf>, key: Option<&PathBuf>) -> Result<Option<Identity>, TlsError> {
     match (cert, key) {
         (Some(cert), Some(key)) => Ok(Some(Identity::from_pem(
-            read("certificate", cert)?,
-            read("private key", key)?,
+            read_file("certificate", cert)?,
+            read_file("private key", key)?,
         ))),
         (None, None) => Ok(None),
         _ => Err(TlsError::Settings(
@@ -82,7 +82,7 @@ pub fn server_config(settings: &ServerTlsSettings) -> Result<Option<ServerTlsCon
     };
     let mut config = ServerTlsConfig::new().identity(identity);
     if let Some(ca) = &settings.client_ca_file {
-        config = config.client_ca_root(Certificate::from_pem(read("client CA", ca)?));
+        config = config.client_ca_root(Certificate::from_pem(read_file("client CA", ca)?));
     }
     Ok(Some(config))
 }
@@ -108,7 +108,7 @@ pub fn endpoint(addr: &str, settings: &ClientTlsSettings) -> Result<Endpoint, Tl
     }
     let mut config = ClientTlsConfig::new();
     config = match &settings.ca_file {
-        Some(ca) => config.ca_certificate(Certificate::from_pem(read("CA", ca)?)),
+        Some(ca) => config.ca_certificate(Certificate::from_pem(read_file("CA", ca)?)),
         None => config.with_native_roots(),
     };
     if let Some(identity) = identity(settings.cert_file.as_ref(), settings.key_file.as_ref())? {

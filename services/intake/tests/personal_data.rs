@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use bakylau_intake::settings::Settings;
 use bakylau_proto::intake::v1 as pb;
-use base64::Engine as _;
 use common::{request, settings_for, start_with, test_iin};
 
 const NAME: &str = "Сапарова Айгерім";
@@ -40,16 +39,6 @@ fn iin_of(a: &pb::Appeal) -> String {
         Some(pb::applicant::Party::Individual(i)) => i.iin.clone(),
         other => panic!("no individual applicant: {other:?}"),
     }
-}
-
-fn key_file(dir: &std::path::Path, name: &str, byte: u8) -> std::path::PathBuf {
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        base64::engine::general_purpose::STANDARD.encode([byte; 32]),
-    )
-    .unwrap();
-    path
 }
 
 fn with_key(mut s: Settings, id: &str, file: std::path::PathBuf) -> Settings {
@@ -156,7 +145,7 @@ async fn rows_from_before_sealing_are_sealed_at_start_and_rotation_reseals_them(
     let env = bakylau_testkit::TestEnv::new().await.unwrap();
     let dir = std::env::temp_dir().join(format!("bakylau-keys-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
-    let first_key = key_file(&dir, "first", 7);
+    let first_key = bakylau_testkit::sealing_key_file(&dir, "first", 7);
     let settings = with_key(settings_for(&env), "k1", first_key.clone());
     let svc = start_with(env, settings.clone()).await;
     let mut client = svc.client().await;
@@ -236,7 +225,11 @@ async fn rows_from_before_sealing_are_sealed_at_start_and_rotation_reseals_them(
     let env = svc.stop().await;
 
     // Rotation: a new current key, the first one retired.
-    let mut rotated = with_key(settings, "k2", key_file(&dir, "second", 9));
+    let mut rotated = with_key(
+        settings,
+        "k2",
+        bakylau_testkit::sealing_key_file(&dir, "second", 9),
+    );
     rotated
         .personal_data
         .retired_sealing_key_files

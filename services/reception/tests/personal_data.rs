@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-
 use bakylau_platform::personal_data::{PersonalDataSettings, PersonalDataVault};
 use bakylau_proto::reception::v1 as pb;
 use bakylau_testkit::TestEnv;
@@ -209,17 +207,6 @@ async fn visitors_are_unreadable_in_the_tables_and_read_back_over_grpc() {
     service.stop().await;
 }
 
-fn key_file(dir: &Path, name: &str, byte: u8) -> PathBuf {
-    use base64::Engine as _;
-    let path = dir.join(name);
-    std::fs::write(
-        &path,
-        base64::engine::general_purpose::STANDARD.encode([byte; 32]),
-    )
-    .unwrap();
-    path
-}
-
 #[tokio::test]
 async fn rows_from_before_the_upgrade_are_sealed_at_start_and_retired_keys_replaced() {
     let env = TestEnv::new().await.unwrap();
@@ -227,7 +214,7 @@ async fn rows_from_before_the_upgrade_are_sealed_at_start_and_retired_keys_repla
     std::fs::create_dir_all(&keys).unwrap();
     let pseudonym = keys.join("pseudonym");
     std::fs::write(&pseudonym, "test-pseudonym-key").unwrap();
-    let first_key = key_file(&keys, "2026-01", 1);
+    let first_key = bakylau_testkit::sealing_key_file(&keys, "2026-01", 1);
     let mut settings = common::settings_for(&env);
     settings.personal_data = PersonalDataSettings {
         pseudonym_key_file: Some(pseudonym.clone()),
@@ -316,7 +303,8 @@ async fn rows_from_before_the_upgrade_are_sealed_at_start_and_retired_keys_repla
     // The key rotates: "2026-01" retires, "2026-07" seals. At start every row moves to it.
     let mut rotated = settings.clone();
     rotated.personal_data.sealing_key_id = "2026-07".into();
-    rotated.personal_data.sealing_key_file = Some(key_file(&keys, "2026-07", 2));
+    rotated.personal_data.sealing_key_file =
+        Some(bakylau_testkit::sealing_key_file(&keys, "2026-07", 2));
     rotated
         .personal_data
         .retired_sealing_key_files
