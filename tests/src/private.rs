@@ -13,11 +13,37 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
 
-/// A free loopback TCP port (free when asked; good enough for a test's own servers).
+/// A free loopback TCP port; see [`free_ports`].
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port())
+    Ok(free_ports(1)?[0])
+}
+
+/// `n` distinct loopback ports, free when asked, all held open while they are chosen (so
+/// none is handed out twice) and taken below the kernel's ephemeral range: an outgoing
+/// connection (a service's to Postgres or RabbitMQ) takes an ephemeral port, and took a
+/// replica's port between its choice and its bind ("Address already in use").
+pub fn free_ports(n: usize) -> anyhow::Result<Vec<u16>> {
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768);
+    let (low, high) = (10_000u32, ephemeral_start.clamp(12_000, 65_000));
+    let mut held = Vec::with_capacity(n);
+    let mut ports = Vec::with_capacity(n);
+    for _ in 0..100_000 {
+        if ports.len() == n {
+            return Ok(ports);
+        }
+        let port = low + (uuid::Uuid::new_v4().as_u128() % u128::from(high - low)) as u32;
+        let port = port as u16;
+        if !ports.contains(&port)
+            && let Ok(listener) = std::net::TcpListener::bind(("127.0.0.1", port))
+        {
+            held.push(listener);
+            ports.push(port);
+        }
+    }
+    bail!("no {n} free ports between {low} and {high}")
 }
 
 fn run(cmd: &mut Command) -> anyhow::Result<String> {
@@ -251,19 +277,14 @@ impl PrivateRabbit {
             std::env::temp_dir().join(format!("bakylau-mq-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(root.join("mnesia"))?;
         std::fs::create_dir_all(root.join("log"))?;
-        let port = free_port()?;
-        let mut dist_port = free_port()?;
-        while dist_port == port {
-            dist_port = free_port()?;
-        }
+        let [port, dist_port, spare_port] = free_ports(3)?[..] else {
+            unreachable!("free_ports gives as many as asked")
+        };
         std::fs::write(root.join("enabled_plugins"), "[].\n")?;
         let mut conf = format!("listeners.tcp.1 = 127.0.0.1:{port}\n");
         let mut tls_port = None;
         if let Some(tls) = tls {
-            let mut p = free_port()?;
-            while p == port || p == dist_port {
-                p = free_port()?;
-            }
+            let p = spare_port;
             let dir = root.join("tls");
             std::fs::create_dir_all(&dir)?;
             let copy = |from: &Path, name: &str| -> anyhow::Result<PathBuf> {

@@ -156,7 +156,13 @@ impl Fleet {
             .iter()
             .filter(|r| r.service == service)
             .count();
-        let addr = format!("http://127.0.0.1:{}", free_port().expect("a port"));
+        // Below the ephemeral range (free_port), and none another replica already has.
+        let addr = loop {
+            let addr = format!("http://127.0.0.1:{}", free_port().expect("a port"));
+            if self.replicas.iter().all(|r| r.addr != addr) {
+                break addr;
+            }
+        };
         self.replicas.push(Replica {
             service,
             index,

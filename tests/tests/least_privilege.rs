@@ -388,16 +388,6 @@ impl Drop for DatabaseRoles {
 
 // ------------------------------------------------------------------ live: helpers
 
-/// `n` distinct free loopback ports, all held open while chosen.
-fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
-}
-
 fn is_access_refused(e: &lapin::Error) -> bool {
     matches!(e.kind(), lapin::ErrorKind::ProtocolError(p) if p.get_id() == 403)
 }
@@ -537,7 +527,7 @@ async fn each_service_works_under_its_own_grants_and_is_refused_outside_them() {
     // The five services as processes, each with its own broker user and database role.
     let logs = std::env::temp_dir().join(format!("bakylau-lp-{}", env.name));
     std::fs::create_dir_all(&logs).unwrap();
-    let ports = free_ports(SERVICES.len());
+    let ports = bakylau_testkit::private::free_ports(SERVICES.len()).expect("free ports");
     let addr = |svc: &str| {
         let i = SERVICES.iter().position(|s| *s == svc).unwrap();
         format!("http://127.0.0.1:{}", ports[i])

@@ -15,18 +15,6 @@ mod common;
 
 const SERVICES: &[&str] = &["intake", "routing", "control", "reception", "reporting"];
 
-/// `n` distinct free loopback ports: all held open while they are chosen, so the system
-/// cannot hand the same one out twice (it did: two services on one port, one of them
-/// failing to start with "Address already in use").
-fn free_ports(n: usize) -> Vec<u16> {
-    let held: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
-        .collect();
-    held.iter()
-        .map(|l| l.local_addr().unwrap().port())
-        .collect()
-}
-
 async fn scrape(port: u16) -> String {
     let Ok(mut s) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else {
         return String::new();
@@ -75,7 +63,7 @@ async fn one_trace_per_appeal_and_no_personal_data_anywhere() {
     let logs = std::env::temp_dir().join(format!("bakylau-obs-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&logs).unwrap();
 
-    let ports = free_ports(2 * SERVICES.len());
+    let ports = bakylau_testkit::private::free_ports(2 * SERVICES.len()).expect("free ports");
     let (grpc, metrics) = ports.split_at(SERVICES.len());
     let addr = |svc: &str| {
         let i = SERVICES.iter().position(|s| *s == svc).unwrap();
