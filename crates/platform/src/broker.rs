@@ -113,12 +113,17 @@ impl BrokerTlsSettings {
     }
 }
 
+/// The AMQP frame size the services ask for unless configured otherwise
+/// (`broker.frame_max`).
+pub const DEFAULT_FRAME_MAX: u32 = 16_384;
+
 /// Where and how to reach the broker. Cheap to clone.
 #[derive(Clone)]
 pub struct Broker {
     url: String,
     service: &'static str,
     tls: Arc<OwnedTLSConfig>,
+    frame_max: u32,
 }
 
 impl Broker {
@@ -129,6 +134,7 @@ impl Broker {
             url: url.into(),
             service,
             tls: Arc::default(),
+            frame_max: DEFAULT_FRAME_MAX,
         }
     }
 
@@ -137,7 +143,15 @@ impl Broker {
         settings: &crate::config::BrokerSettings,
         service: &'static str,
     ) -> Result<Self, crate::config::ConfigError> {
-        Ok(Self::new(settings.effective_url()?, service).with_tls(settings.tls.config()?))
+        Ok(Self::new(settings.effective_url()?, service)
+            .with_tls(settings.tls.config()?)
+            .with_frame_max(settings.frame_max))
+    }
+
+    /// Asks the broker for frames of at most `frame_max` bytes, unless the URL names its own.
+    pub fn with_frame_max(mut self, frame_max: u32) -> Self {
+        self.frame_max = frame_max;
+        self
     }
 
     /// Uses `tls` for `amqps://` URLs.
@@ -160,8 +174,13 @@ impl Broker {
         let props = ConnectionProperties::default().with_connection_name(LongString::from(
             format!("bakylau-{}:{purpose}", self.service),
         ));
+        let mut uri: lapin::uri::AMQPUri = self
+            .url
+            .parse()
+            .map_err(|e: String| lapin::Error::from(std::io::Error::other(e)))?;
+        uri.query.frame_max.get_or_insert(self.frame_max);
         let runtime = lapin::runtime::default_runtime()?;
-        Connection::connect_with_config(&self.url, props, (*self.tls).clone(), runtime).await
+        Connection::connect_uri_with_config(uri, props, (*self.tls).clone(), runtime).await
     }
 
     /// Connects, retrying with capped exponential back-off until it succeeds or `shutdown`

@@ -99,6 +99,10 @@ pub struct BrokerSettings {
     /// Messages the outbox relay publishes per batch.
     pub relay_batch: u32,
     pub confirm_timeout_ms: u64,
+    /// Largest AMQP frame asked of the broker (bytes; larger messages go in several frames).
+    /// lapin keeps two buffers of 32 frames per connection, so RabbitMQ's 128 KiB default
+    /// would hold 8 MiB per connection; 16 KiB holds 1 MiB. A `frame_max` in the URL wins.
+    pub frame_max: u32,
     /// TLS for an `amqps://` URL: an extra CA, and a client certificate for mutual TLS.
     pub tls: crate::broker::BrokerTlsSettings,
 }
@@ -114,6 +118,7 @@ impl Default for BrokerSettings {
             retry_delays_ms: vec![1_000, 5_000, 30_000],
             relay_batch: 256,
             confirm_timeout_ms: 10_000,
+            frame_max: crate::broker::DEFAULT_FRAME_MAX,
             tls: Default::default(),
         }
     }
