@@ -23,7 +23,9 @@ use super::{
 use crate::health::Readiness;
 use crate::telemetry;
 
-const NOTIFY_CHANNEL: &str = "bakylau_outbox";
+/// Notifications are per database, and the services may share one: each schema's outbox
+/// notifies its own channel, `bakylau_outbox:<schema>`, so a relay wakes only for its rows.
+const NOTIFY_CHANNEL_PREFIX: &str = "bakylau_outbox:";
 /// A reply to a sender's `reply_to` queue that stays unroutable this many times is given
 /// up: the sender's queue is gone, and the outcome is on `bakylau.events` anyway.
 const REPLY_ATTEMPTS: i32 = 5;
@@ -113,7 +115,7 @@ pub async fn enqueue(conn: &mut PgConnection, message: &OutboxMessage) -> Result
         "WITH row AS (INSERT INTO outbox (message_id, exchange, routing_key, message_type, \
          content_type, correlation_id, headers, payload) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING 1) \
-         SELECT pg_notify($9, '') FROM row",
+         SELECT pg_notify($9 || current_schema(), '') FROM row",
     )
     .bind(message.message_id)
     .bind(&message.exchange)
@@ -123,7 +125,7 @@ pub async fn enqueue(conn: &mut PgConnection, message: &OutboxMessage) -> Result
     .bind(&message.correlation_id)
     .bind(sqlx::types::Json(&headers))
     .bind(&message.payload)
-    .bind(NOTIFY_CHANNEL)
+    .bind(NOTIFY_CHANNEL_PREFIX)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -395,7 +397,18 @@ async fn listen_for_notifications(
                 continue;
             }
         };
-        if listener.listen(NOTIFY_CHANNEL).await.is_err() {
+        let channel = match sqlx::query_scalar::<_, String>("SELECT $1 || current_schema()")
+            .bind(NOTIFY_CHANNEL_PREFIX)
+            .fetch_one(&pool)
+            .await
+        {
+            Ok(channel) => channel,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if listener.listen(&channel).await.is_err() {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }

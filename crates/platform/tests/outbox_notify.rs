@@ -1,0 +1,68 @@
+//! Services may share one database, each in its own schema; a row written to one schema's
+//! outbox wakes that schema's relay only, not every relay in the database.
+
+use std::time::Duration;
+
+use bakylau_platform::broker::{OutboxMessage, enqueue};
+use bakylau_platform::config::DatabaseSettings;
+use bakylau_platform::db;
+use sqlx::postgres::PgListener;
+use sqlx::{Connection as _, PgConnection};
+
+#[tokio::test]
+async fn an_outbox_row_notifies_its_own_schema_only() {
+    let name = format!("bakylau_on_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let settings = DatabaseSettings {
+        url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        ..Default::default()
+    };
+    let first = db::connect(&settings, "first").await.unwrap();
+    let second = db::connect(&settings, "second").await.unwrap();
+    for (pool, schema) in [(&first, "first"), (&second, "second")] {
+        db::migrate(pool, schema, &sqlx::migrate::Migrator::DEFAULT)
+            .await
+            .unwrap();
+    }
+    let mut first_listener = PgListener::connect_with(&first).await.unwrap();
+    first_listener.listen("bakylau_outbox:first").await.unwrap();
+    let mut second_listener = PgListener::connect_with(&second).await.unwrap();
+    second_listener
+        .listen("bakylau_outbox:second")
+        .await
+        .unwrap();
+
+    let mut tx = first.begin().await.unwrap();
+    let message = OutboxMessage::reply("nowhere", "c1", "test.reply", "text/plain", vec![1]);
+    enqueue(&mut tx, &message).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let woken = tokio::time::timeout(Duration::from_secs(5), first_listener.recv())
+        .await
+        .expect("the first schema's relay is woken")
+        .unwrap();
+    assert_eq!(woken.channel(), "bakylau_outbox:first");
+    let stray = tokio::time::timeout(Duration::from_millis(500), second_listener.recv()).await;
+    assert!(stray.is_err(), "the second schema's relay was woken too");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&second)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0);
+
+    drop((first_listener, second_listener));
+    first.close().await;
+    second.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}
