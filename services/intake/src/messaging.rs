@@ -75,6 +75,13 @@ impl Handler for StatusHandler {
         metrics::counter!("bakylau_outbound_status_total").increment(1);
         Ok(())
     }
+
+    /// Most appeals are registered here and have nobody outside to tell: their events are
+    /// acknowledged without touching the database. What cannot be read goes to `handle`,
+    /// which parks it with the reason.
+    fn concerns(&self, message: &IncomingMessage) -> bool {
+        !matches!(outbound::status_update(&message.body, Utc::now()), Ok(None))
+    }
 }
 
 pub struct InboundHandler {

@@ -162,5 +162,15 @@ async fn the_sender_sees_its_appeal_routed_and_closed_once_each() {
             .is_none(),
         "nothing more: the redelivered event and the office's own appeal send nothing"
     );
+    // The office's own appeal's event was acknowledged without a transaction: the inbox
+    // holds the two forwarded events only.
+    let recorded: Vec<String> = sqlx::query_scalar(
+        "SELECT message_id FROM inbox WHERE consumer = 'intake.status' ORDER BY message_id",
+    )
+    .fetch_all(&running.pool().await)
+    .await
+    .unwrap();
+    assert_eq!(recorded.len(), 2, "{recorded:?}");
+    assert!(recorded.contains(&routed_id));
     running.stop().await;
 }

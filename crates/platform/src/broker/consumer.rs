@@ -158,6 +158,13 @@ pub trait Handler: Send + Sync + 'static {
     fn ordering_key(&self, message: &IncomingMessage) -> Option<String> {
         envelope_subject(&message.body)
     }
+
+    /// False when applying `message` would change nothing (an event this consumer binds to
+    /// but has nothing to do with): it is then acknowledged without a transaction or an
+    /// inbox row. Applying such a message never, once or twice is the same.
+    fn concerns(&self, _message: &IncomingMessage) -> bool {
+        true
+    }
 }
 
 /// Only the `subject` of a `bakylau.events.v1.Envelope` (prost skips the other fields,
@@ -346,6 +353,13 @@ impl<H: Handler> Consumer<H> {
         waiting: Vec<(Delivery, IncomingMessage)>,
         shutdown: &CancellationToken,
     ) -> Result<(), lapin::Error> {
+        let (waiting, unconcerned): (Vec<_>, Vec<_>) = waiting
+            .into_iter()
+            .partition(|(_, message)| self.handler.concerns(message));
+        for (delivery, _) in unconcerned {
+            self.record("skipped", 0.0);
+            delivery.ack(BasicAckOptions::default()).await?;
+        }
         let done = if waiting.len() > 1 {
             let started = Instant::now();
             let outcomes = self.apply_together(&waiting).await;
