@@ -117,6 +117,14 @@ async fn main() -> Result<()> {
         "",
     );
 
+    row(
+        "appeals already in routing's 30-day near-duplicate window",
+        raw::appeals_in_duplicate_window(&args.postgres)
+            .await?
+            .to_string(),
+        "",
+    );
+
     let mut idle = Vec::new();
     for s in &services {
         idle.push(stack.rss_mib(s.name)?);

@@ -155,3 +155,22 @@ pub async fn rabbitmq_messages(url: &str, window: usize, duration: Duration) -> 
     conn.close(200, "benchmark done".into()).await?;
     Ok(consumed_in_time as f64 / elapsed.as_secs_f64())
 }
+
+/// Appeals routing already holds from the last 30 days (its near-duplicate window): each
+/// new appeal is compared with those of its district and topic, so the pipeline's pace
+/// depends on how many there are.
+pub async fn appeals_in_duplicate_window(url: &str) -> Result<i64> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .context("connecting to Postgres")?;
+    let n = sqlx::query_scalar(
+        "SELECT count(*) FROM routing.appeals WHERE registered_at > now() - interval '30 days'",
+    )
+    .fetch_one(&pool)
+    .await
+    .context("counting routing's appeals")?;
+    pool.close().await;
+    Ok(n)
+}

@@ -489,7 +489,11 @@ pub async fn insert_decision(tx: &mut PgConnection, d: &DecisionRecord) -> Resul
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "UPDATE appeals SET category = $2, outcome = $3, current_sequence = $4 WHERE appeal_id = $1",
+        // The first decision finds the row as it was just inserted: no new row version (the
+        // appeal row is wide, and every version adds entries to all its indexes).
+        "UPDATE appeals SET category = $2, outcome = $3, current_sequence = $4 \
+         WHERE appeal_id = $1 \
+           AND (category IS DISTINCT FROM $2 OR outcome <> $3 OR current_sequence <> $4)",
     )
     .bind(d.appeal_id)
     .bind(&d.category)
