@@ -293,3 +293,84 @@ async fn concurrent_consumer_applies_once_parks_poison_and_keeps_subject_order()
         "deliveries were applied one at a time"
     );
 }
+
+/// One lane, and everything waiting before the consumer starts, so deliveries are applied
+/// in batches: a poison message in the middle of a batch rolls the batch back, then every
+/// message of it is applied on its own, once and in order, and the poison is parked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_inside_a_batch_leaves_the_others_applied_once_and_in_order() {
+    let env = Env::new().await;
+    let spec = QueueSpec::new("test.batch")
+        .bind(broker::EVENTS_EXCHANGE, EVENT)
+        .retry_delays(&[100]);
+    let conn = Connection::connect(&env.amqp_url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let ch = conn.create_channel().await.unwrap();
+    broker::declare_exchanges(&ch).await.unwrap();
+    broker::declare_queue(&ch, &spec).await.unwrap();
+    for n in 1..=12 {
+        let subject = if n == 6 { "poison" } else { "s" };
+        publish(&conn, &format!("b-{n}"), subject, n).await;
+    }
+    // The same message twice, both in one batch.
+    publish(&conn, "b-13", "s", 13).await;
+    publish(&conn, "b-13", "s", 13).await;
+
+    let handler = Arc::new(Recorder {
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+    });
+    let shutdown = CancellationToken::new();
+    let consumer = Consumer {
+        spec: spec.clone(),
+        pool: env.pool.clone(),
+        broker: Broker::new(env.amqp_url.clone(), "test"),
+        handler,
+        prefetch: 64,
+        concurrency: 1,
+        batch: 32,
+        readiness: Arc::new(Readiness::new()),
+        confirm_timeout: Duration::from_secs(10),
+        link: "broker:test.batch",
+    };
+    let running = tokio::spawn(consumer.run(shutdown.clone()));
+    wait_for_rows(&env.pool, 12).await;
+    let mut drained = false;
+    for _ in 0..600 {
+        if queue_messages(&env.name, &spec.name) == Some(0) {
+            drained = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(drained, "the queue did not drain");
+    shutdown.cancel();
+    running.await.unwrap();
+
+    let applied: Vec<i32> = sqlx::query_scalar("SELECT n FROM applied ORDER BY seq")
+        .fetch_all(&env.pool)
+        .await
+        .unwrap();
+    let expected: Vec<i32> = (1..=13).filter(|n| *n != 6).collect();
+    assert_eq!(applied, expected, "each once, in the order sent");
+    let inbox: Vec<String> =
+        sqlx::query_scalar("SELECT message_id FROM inbox WHERE consumer = 'test.batch'")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap();
+    assert_eq!(inbox.len(), 12, "one inbox row per applied message: {inbox:?}");
+    assert!(!inbox.contains(&"b-6".to_owned()), "the poison left no inbox row");
+    let parked = ch
+        .basic_get(
+            spec.parked_queue().as_str().into(),
+            lapin::options::BasicGetOptions::default(),
+        )
+        .await
+        .unwrap()
+        .expect("the poison is parked");
+    assert_eq!(
+        parked.properties.message_id().as_ref().map(|m| m.as_str()),
+        Some("b-6")
+    );
+}

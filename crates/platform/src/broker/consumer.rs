@@ -9,11 +9,12 @@
 //! by its handler's ordering key (by default the event's subject, i.e. the appeal), so
 //! messages about one appeal are still applied one after another in delivery order, while
 //! different appeals proceed in parallel. A lane applies the deliveries already waiting for it
-//! together, up to `batch`: each in its own savepoint of one transaction, so they share one
-//! commit (one disk flush); they are acked after that commit. A delivery that fails inside a
-//! batch is rolled back alone, and it and the ones behind it then take the one-at-a-time path
-//! with its retries, so order and the retry/park rules are as for a single delivery.
+//! together, up to `batch`, in one transaction: one inbox statement for all of them and one
+//! commit (one disk flush); they are acked after that commit. When any of them fails, the
+//! whole batch is rolled back and each of its deliveries takes the one-at-a-time path with
+//! its retries, in order, so order and the retry/park rules are as for a single delivery.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -345,7 +346,7 @@ impl<H: Handler> Consumer<H> {
         }
     }
 
-    /// Applies `waiting` in one transaction; what fails, and what comes after it, goes the
+    /// Applies `waiting` in one transaction; when that fails, each delivery goes the
     /// one-at-a-time way.
     async fn process_waiting(
         &self,
@@ -381,38 +382,47 @@ impl<H: Handler> Consumer<H> {
         Ok(())
     }
 
-    /// Applies as many of `waiting` as succeed in a row, each in a savepoint, and commits
-    /// them: true for applied, false for a duplicate. Empty when the transaction itself
-    /// failed (nothing was kept).
+    /// Applies `waiting` in one transaction: their inbox rows in one statement, then the
+    /// effect of each message the inbox did not have: true for applied, false for a
+    /// duplicate. No savepoints (two statements per message): when anything fails, the
+    /// whole transaction is rolled back and the result is empty, so every message of the
+    /// batch takes the one-at-a-time path, with its own retries and parking.
     async fn apply_together(&self, waiting: &[(Delivery, IncomingMessage)]) -> Vec<bool> {
-        let mut outcomes = Vec::with_capacity(waiting.len());
-        let committed: Result<(), HandlerError> = async {
+        let committed: Result<Vec<bool>, HandlerError> = async {
             let mut tx = self.pool.begin().await?;
+            let ids: Vec<&str> = waiting.iter().map(|(_, m)| m.message_id.as_str()).collect();
+            // A message id twice in one batch (a republished outbox row) is inserted once.
+            let mut new: HashSet<String> = sqlx::query_scalar(
+                "INSERT INTO inbox (consumer, message_id) SELECT $1, unnest($2::text[]) \
+                 ON CONFLICT DO NOTHING RETURNING message_id",
+            )
+            .bind(&self.spec.name)
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+            let mut outcomes = Vec::with_capacity(waiting.len());
             for (_, message) in waiting {
-                let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-                let applied = self
-                    .apply_in(&mut savepoint, message)
-                    .instrument(self.receive_span(message))
-                    .await;
-                match applied {
-                    Ok(applied) => {
-                        savepoint.commit().await?;
-                        outcomes.push(applied);
-                    }
-                    Err(_) => {
-                        savepoint.rollback().await?;
-                        break;
-                    }
+                let applied = new.remove(&message.message_id);
+                if applied {
+                    self.handler
+                        .handle(&mut tx, message)
+                        .instrument(self.receive_span(message))
+                        .await?;
+                } else {
+                    tracing::debug!(queue = %self.spec.name, "duplicate delivery skipped");
                 }
+                outcomes.push(applied);
             }
             tx.commit().await?;
-            Ok(())
+            Ok(outcomes)
         }
         .await;
-        match committed {
-            Ok(()) => outcomes,
-            Err(_) => Vec::new(),
-        }
+        committed.unwrap_or_else(|e| {
+            tracing::debug!(queue = %self.spec.name, error = %e, "batch rolled back; applying its messages one at a time");
+            Vec::new()
+        })
     }
 
     fn record(&self, outcome: &'static str, seconds: f64) {
