@@ -321,6 +321,43 @@ pub struct Verifier {
     settings: AuthSettings,
     source: JwksSource,
     keys: RwLock<Arc<Vec<Key>>>,
+    verified: Mutex<VerifiedTokens>,
+}
+
+/// Tokens this verifier has already checked, by their SHA-256, until they expire. A caller
+/// sends the same token with every call, and checking an ES256 signature again costs about
+/// 0.3 ms of CPU (measured: 15% of intake's CPU under load). Only the signature and the fixed
+/// claims are taken from here: the expiry is checked on every call, and new keys empty it.
+#[derive(Default)]
+struct VerifiedTokens {
+    by_digest: std::collections::HashMap<[u8; 32], (Caller, u64)>,
+    /// Moves with every new set of keys, so that a token verified under the old keys while
+    /// they were replaced is not remembered.
+    generation: u64,
+}
+
+/// Tokens remembered at most; past it the expired ones go, or else all of them.
+const VERIFIED_TOKENS_MAX: usize = 4096;
+
+impl VerifiedTokens {
+    fn get(&self, digest: &[u8; 32], now: u64, leeway: u64) -> Result<Option<Caller>, Rejection> {
+        match self.by_digest.get(digest) {
+            None => Ok(None),
+            Some((_, exp)) if exp.saturating_add(leeway) < now => Err(Rejection::Expired),
+            Some((caller, _)) => Ok(Some(caller.clone())),
+        }
+    }
+
+    fn insert(&mut self, digest: [u8; 32], caller: Caller, exp: u64, now: u64, leeway: u64) {
+        if self.by_digest.len() >= VERIFIED_TOKENS_MAX {
+            self.by_digest
+                .retain(|_, (_, exp)| exp.saturating_add(leeway) >= now);
+            if self.by_digest.len() >= VERIFIED_TOKENS_MAX {
+                self.by_digest.clear();
+            }
+        }
+        self.by_digest.insert(digest, (caller, exp));
+    }
 }
 
 impl fmt::Debug for Verifier {
@@ -353,6 +390,7 @@ impl Verifier {
             settings: settings.clone(),
             source,
             keys: RwLock::new(Arc::new(keys)),
+            verified: Mutex::new(VerifiedTokens::default()),
         }))
     }
 
@@ -366,14 +404,43 @@ impl Verifier {
                 _ = tokio::time::sleep(every) => {}
             }
             match read_jwks(&self.source).await {
-                Ok(keys) => *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys),
+                Ok(keys) => self.replace_keys(keys),
                 Err(e) => tracing::warn!(error = %e, "JWKS reload failed; keeping the old keys"),
             }
         }
     }
 
+    /// New keys: a token verified under a key that is gone must be refused from now on.
+    fn replace_keys(&self, keys: Vec<Key>) {
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(keys);
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        verified.by_digest.clear();
+        verified.generation += 1;
+    }
+
     /// The caller a bearer token names, if the token is genuine and current.
     pub fn verify(&self, token: &str) -> Result<Caller, Rejection> {
+        use sha2::Digest as _;
+        let digest: [u8; 32] = sha2::Sha256::digest(token.as_bytes()).into();
+        let now = unix_now();
+        let leeway = self.settings.leeway_s;
+        let generation = {
+            let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(caller) = verified.get(&digest, now, leeway)? {
+                return Ok(caller);
+            }
+            verified.generation
+        };
+        let (caller, exp) = self.verify_signed(token)?;
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if verified.generation == generation {
+            verified.insert(digest, caller.clone(), exp, now, leeway);
+        }
+        Ok(caller)
+    }
+
+    /// Checks the signature and the claims, and gives the caller and the token's expiry.
+    fn verify_signed(&self, token: &str) -> Result<(Caller, u64), Rejection> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| Rejection::Malformed)?;
         let keys = self.keys.read().unwrap_or_else(|e| e.into_inner()).clone();
         // The key decides the algorithm: a token cannot pick a weaker one.
@@ -404,7 +471,8 @@ impl Verifier {
                 _ => Rejection::Malformed,
             }
         })?;
-        caller_from(data.claims)
+        let exp = data.claims.exp;
+        Ok((caller_from(data.claims)?, exp))
     }
 }
 
@@ -904,6 +972,51 @@ mod tests {
             },
             source: JwksSource::File("inline".into()),
             keys: RwLock::new(Arc::new(parse_jwks(JWKS).unwrap())),
+            verified: Mutex::new(VerifiedTokens::default()),
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_is_still_refused_once_expired_or_its_key_is_gone() {
+        let v = verifier();
+        let t = minter(KEY)
+            .mint("u-1", Role::Auditor, None, None, Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(v.verify(&t).unwrap().subject, "u-1");
+        assert_eq!(v.verified.lock().unwrap().by_digest.len(), 1);
+        assert_eq!(v.verify(&t).unwrap().subject, "u-1");
+        // The provider dropped the key: the remembered token goes with it.
+        v.replace_keys(Vec::new());
+        assert_eq!(v.verify(&t), Err(Rejection::UnknownKey));
+
+        let mut remembered = VerifiedTokens::default();
+        let caller = Caller {
+            subject: "u-1".into(),
+            role: Role::Auditor,
+            body: None,
+            source: None,
+        };
+        let now = unix_now();
+        remembered.insert([1; 32], caller, now - 100, now - 200, 60);
+        assert_eq!(remembered.get(&[1; 32], now, 60), Err(Rejection::Expired));
+        assert_eq!(remembered.get(&[2; 32], now, 60), Ok(None));
+    }
+
+    #[test]
+    fn remembered_tokens_are_bounded() {
+        let caller = Caller {
+            subject: "u".into(),
+            role: Role::Auditor,
+            body: None,
+            source: None,
+        };
+        let now = unix_now();
+        let mut remembered = VerifiedTokens::default();
+        for i in 0..VERIFIED_TOKENS_MAX as u32 + 10 {
+            let mut digest = [0u8; 32];
+            digest[..4].copy_from_slice(&i.to_le_bytes());
+            remembered.insert(digest, caller.clone(), now + 60, now, 0);
+            assert!(remembered.by_digest.len() <= VERIFIED_TOKENS_MAX);
         }
     }
 
