@@ -10,4 +10,6 @@ export BAKYLAU_INTAKE__INTAKE__REGISTER_RATE__PER_SECOND="${BAKYLAU_INTAKE__INTA
 "$REPO/deploy/local/up.sh" >/dev/null
 say "benchmarking (a few minutes; progress on stderr)"
 BIN="${CARGO_TARGET_DIR:-$REPO/target}/release"
+# The benchmark restarts each service to time its start-up: with up.sh's runtime threads.
+export TOKIO_WORKER_THREADS="$SERVICE_WORKER_THREADS"
 exec "$BIN/bakylau-bench" --repo "$REPO" --bin-dir "$BIN" "$@"

@@ -23,7 +23,8 @@ mkdir -p "$RUN_DIR/logs"
 
 for svc in "${SERVICES[@]}"; do
   say "starting $svc"
-  BAKYLAU_CONFIG_DIR="$REPO/config" nohup "$BIN/bakylau-$svc" \
+  BAKYLAU_CONFIG_DIR="$REPO/config" TOKIO_WORKER_THREADS="$SERVICE_WORKER_THREADS" \
+    nohup "$BIN/bakylau-$svc" \
     >>"$RUN_DIR/logs/$svc.log" 2>&1 &
   echo $! >"$RUN_DIR/$svc.pid"
 done
