@@ -359,8 +359,15 @@ async fn a_failure_inside_a_batch_leaves_the_others_applied_once_and_in_order() 
             .fetch_all(&env.pool)
             .await
             .unwrap();
-    assert_eq!(inbox.len(), 12, "one inbox row per applied message: {inbox:?}");
-    assert!(!inbox.contains(&"b-6".to_owned()), "the poison left no inbox row");
+    assert_eq!(
+        inbox.len(),
+        12,
+        "one inbox row per applied message: {inbox:?}"
+    );
+    assert!(
+        !inbox.contains(&"b-6".to_owned()),
+        "the poison left no inbox row"
+    );
     let parked = ch
         .basic_get(
             spec.parked_queue().as_str().into(),
