@@ -990,26 +990,24 @@ mod tests {
         assert_eq!(v.verify(&t), Err(Rejection::UnknownKey));
 
         let mut remembered = VerifiedTokens::default();
-        let caller = Caller {
-            subject: "u-1".into(),
-            role: Role::Auditor,
-            body: None,
-            source: None,
-        };
         let now = unix_now();
-        remembered.insert([1; 32], caller, now - 100, now - 200, 60);
+        remembered.insert([1; 32], auditor(), now - 100, now - 200, 60);
         assert_eq!(remembered.get(&[1; 32], now, 60), Err(Rejection::Expired));
         assert_eq!(remembered.get(&[2; 32], now, 60), Ok(None));
     }
 
-    #[test]
-    fn remembered_tokens_are_bounded() {
-        let caller = Caller {
+    fn auditor() -> Caller {
+        Caller {
             subject: "u".into(),
             role: Role::Auditor,
             body: None,
             source: None,
-        };
+        }
+    }
+
+    #[test]
+    fn remembered_tokens_are_bounded() {
+        let caller = auditor();
         let now = unix_now();
         let mut remembered = VerifiedTokens::default();
         for i in 0..VERIFIED_TOKENS_MAX as u32 + 10 {

@@ -65,6 +65,41 @@ impl Env {
     }
 }
 
+impl Env {
+    /// A connection and a channel on this test's vhost, with `spec`'s queue declared.
+    async fn publisher(&self, spec: &QueueSpec) -> (Connection, lapin::Channel) {
+        let conn = Connection::connect(&self.amqp_url, ConnectionProperties::default())
+            .await
+            .unwrap();
+        let ch = conn.create_channel().await.unwrap();
+        broker::declare_exchanges(&ch).await.unwrap();
+        broker::declare_queue(&ch, spec).await.unwrap();
+        (conn, ch)
+    }
+
+    /// A consumer of `spec` on this test's database and vhost, 64 deliveries prefetched.
+    fn consumer(
+        &self,
+        spec: &QueueSpec,
+        handler: Arc<Recorder>,
+        concurrency: u16,
+        batch: u16,
+    ) -> Consumer<Recorder> {
+        Consumer {
+            spec: spec.clone(),
+            pool: self.pool.clone(),
+            broker: Broker::new(self.amqp_url.clone(), "test"),
+            handler,
+            prefetch: 64,
+            concurrency,
+            batch,
+            readiness: Arc::new(Readiness::new()),
+            confirm_timeout: Duration::from_secs(10),
+            link: "broker:test",
+        }
+    }
+}
+
 impl Drop for Env {
     fn drop(&mut self) {
         let _ = Command::new("psql")
@@ -106,8 +141,16 @@ fn rabbitmqctl(args: &[&str]) {
     assert!(out.status.success(), "rabbitmqctl {args:?}");
 }
 
+/// A queue of `EVENT`s with one quick retry.
+fn queue(name: &str) -> QueueSpec {
+    QueueSpec::new(name)
+        .bind(broker::EVENTS_EXCHANGE, EVENT)
+        .retry_delays(&[100])
+}
+
 /// Records every message it applies; parks `poison`; takes a little while per message so
 /// that deliveries overlap when the consumer runs them concurrently.
+#[derive(Default)]
 struct Recorder {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
@@ -167,6 +210,17 @@ async fn publish(conn: &Connection, message_id: &str, subject: &str, n: i32) {
     ch.close(200, "published".into()).await.unwrap();
 }
 
+/// Until the queue holds nothing, neither ready nor unacknowledged.
+async fn wait_until_drained(vhost: &str, queue: &str) {
+    for _ in 0..600 {
+        if queue_messages(vhost, queue) == Some(0) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the queue did not drain");
+}
+
 async fn wait_for_rows(pool: &PgPool, n: i64) {
     for _ in 0..1200 {
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM applied")
@@ -184,35 +238,14 @@ async fn wait_for_rows(pool: &PgPool, n: i64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_consumer_applies_once_parks_poison_and_keeps_subject_order() {
     let env = Env::new().await;
-    let spec = QueueSpec::new("test.events")
-        .bind(broker::EVENTS_EXCHANGE, EVENT)
-        .retry_delays(&[100]);
-    let handler = Arc::new(Recorder {
-        in_flight: AtomicUsize::new(0),
-        max_in_flight: AtomicUsize::new(0),
-    });
+    let spec = queue("test.events");
+    let handler = Arc::new(Recorder::default());
     let shutdown = CancellationToken::new();
-    let consumer = Consumer {
-        spec: spec.clone(),
-        pool: env.pool.clone(),
-        broker: Broker::new(env.amqp_url.clone(), "test"),
-        handler: handler.clone(),
-        prefetch: 64,
-        concurrency: 8,
-        batch: 8,
-        readiness: Arc::new(Readiness::new()),
-        confirm_timeout: Duration::from_secs(10),
-        link: "broker:test.events",
-    };
+    let consumer = env.consumer(&spec, handler.clone(), 8, 8);
     let running = tokio::spawn(consumer.run(shutdown.clone()));
 
-    let conn = Connection::connect(&env.amqp_url, ConnectionProperties::default())
-        .await
-        .unwrap();
-    // The consumer declares its queue; wait until it exists before publishing.
-    let ch = conn.create_channel().await.unwrap();
-    broker::declare_exchanges(&ch).await.unwrap();
-    broker::declare_queue(&ch, &spec).await.unwrap();
+    // The consumer declares its queue too; it must exist before publishing.
+    let (conn, ch) = env.publisher(&spec).await;
 
     // The poison message first: it must not hold up what follows.
     publish(&conn, "poison-1", "poison", 0).await;
@@ -251,15 +284,7 @@ async fn concurrent_consumer_applies_once_parks_poison_and_keeps_subject_order()
 
     // The duplicate follows its original on the same lane; it has been handled once the
     // queue holds nothing, neither ready nor unacknowledged.
-    let mut drained = false;
-    for _ in 0..600 {
-        if queue_messages(&env.name, &spec.name) == Some(0) {
-            drained = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(drained, "the queue did not drain");
+    wait_until_drained(&env.name, &spec.name).await;
     shutdown.cancel();
     running.await.unwrap();
 
@@ -300,15 +325,8 @@ async fn concurrent_consumer_applies_once_parks_poison_and_keeps_subject_order()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failure_inside_a_batch_leaves_the_others_applied_once_and_in_order() {
     let env = Env::new().await;
-    let spec = QueueSpec::new("test.batch")
-        .bind(broker::EVENTS_EXCHANGE, EVENT)
-        .retry_delays(&[100]);
-    let conn = Connection::connect(&env.amqp_url, ConnectionProperties::default())
-        .await
-        .unwrap();
-    let ch = conn.create_channel().await.unwrap();
-    broker::declare_exchanges(&ch).await.unwrap();
-    broker::declare_queue(&ch, &spec).await.unwrap();
+    let spec = queue("test.batch");
+    let (conn, ch) = env.publisher(&spec).await;
     for n in 1..=12 {
         let subject = if n == 6 { "poison" } else { "s" };
         publish(&conn, &format!("b-{n}"), subject, n).await;
@@ -317,34 +335,12 @@ async fn a_failure_inside_a_batch_leaves_the_others_applied_once_and_in_order() 
     publish(&conn, "b-13", "s", 13).await;
     publish(&conn, "b-13", "s", 13).await;
 
-    let handler = Arc::new(Recorder {
-        in_flight: AtomicUsize::new(0),
-        max_in_flight: AtomicUsize::new(0),
-    });
+    let handler = Arc::new(Recorder::default());
     let shutdown = CancellationToken::new();
-    let consumer = Consumer {
-        spec: spec.clone(),
-        pool: env.pool.clone(),
-        broker: Broker::new(env.amqp_url.clone(), "test"),
-        handler,
-        prefetch: 64,
-        concurrency: 1,
-        batch: 32,
-        readiness: Arc::new(Readiness::new()),
-        confirm_timeout: Duration::from_secs(10),
-        link: "broker:test.batch",
-    };
+    let consumer = env.consumer(&spec, handler, 1, 32);
     let running = tokio::spawn(consumer.run(shutdown.clone()));
     wait_for_rows(&env.pool, 12).await;
-    let mut drained = false;
-    for _ in 0..600 {
-        if queue_messages(&env.name, &spec.name) == Some(0) {
-            drained = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(drained, "the queue did not drain");
+    wait_until_drained(&env.name, &spec.name).await;
     shutdown.cancel();
     running.await.unwrap();
 
