@@ -7,7 +7,7 @@ RUN_DIR="$REPO/.run"
 SERVICES=(intake routing control reception reporting)
 # Runtime threads per service. Here the five services, PostgreSQL and RabbitMQ share the
 # machine's cores: one tokio worker each spends less on waking and switching threads than
-# one per core (measured with the benchmark on 2 cores: 139 → 156 appeals/s). Heavy work
+# one per core (measured with the benchmark on 2 cores: 139 → 141–156 appeals/s). Heavy work
 # (clustering, PDF, PNG) runs on tokio's blocking pool, not on the worker. Set
 # TOKIO_WORKER_THREADS to override. Unset (as in Kubernetes), tokio takes one per core the
 # process may use: a pod's CPU limit where it has one.

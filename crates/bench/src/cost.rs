@@ -15,8 +15,9 @@ const RELAY_BATCH: f64 = 256.0;
 /// `intake.register_batch` (services/intake/src/settings.rs).
 const REGISTER_BATCH: f64 = 128.0;
 /// Deliveries per consumer commit: `broker.consumer_batch` (32), bounded by a lane's share
-/// of `broker.prefetch` (256 over 16 lanes).
-const CONSUMER_BATCH: f64 = 16.0;
+/// of `broker.prefetch`: 256 over the 4 lanes of config/{intake,routing,control}.toml is 64,
+/// so the batch setting is the bound.
+const CONSUMER_BATCH: f64 = 32.0;
 /// Reporting applies its events on one lane (services/reporting/src/lib.rs), so its batches
 /// are bounded by `broker.consumer_batch` alone.
 const REPORTING_BATCH: f64 = 32.0;
