@@ -81,76 +81,56 @@ pub async fn rebuild(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
     Ok(replayed)
 }
 
-/// Counts to add to a roll-up row.
-#[derive(Debug, Clone, Copy)]
-struct Delta {
-    appeals: i64,
-    repeated: i64,
-    collective: i64,
-}
+/// One roll-up key moved by +1 or -1 appeal.
+type Bump<'a> = (&'a str, i64);
 
-impl Delta {
-    fn of(sign: i64, repeated: bool, collective: bool) -> Self {
-        Self {
-            appeals: sign,
-            repeated: sign * i64::from(repeated),
-            collective: sign * i64::from(collective),
-        }
-    }
-}
-
-async fn bump_dims(
+/// Adds `sign` appeals (and as many repeated and collective ones as the appeal is) to the
+/// day's and month's rows: `dims` along single dimensions (`(dim, key)`), `categories`
+/// in the district × category table. One statement, so moving an appeal between keys
+/// costs one round trip; a key may appear only once per call.
+async fn bump_rollups(
     conn: &mut PgConnection,
     day: NaiveDate,
-    dims: &[(&str, String)],
-    delta: Delta,
-) -> Result<(), sqlx::Error> {
-    let names: Vec<&str> = dims.iter().map(|(d, _)| *d).collect();
-    let keys: Vec<&str> = dims.iter().map(|(_, k)| k.as_str()).collect();
-    sqlx::query(
-        "INSERT INTO counts_by_dim (dim, grain, day, key, appeals, repeated, collective) \
-         SELECT t.dim, g.grain, g.day, t.key, $5, $6, $7 \
-         FROM unnest($1::text[], $2::text[]) AS t(dim, key) \
-         CROSS JOIN (VALUES ('d', $3::date), ('m', $4::date)) AS g(grain, day) \
-         ON CONFLICT (dim, grain, day, key) DO UPDATE SET \
-           appeals = counts_by_dim.appeals + EXCLUDED.appeals, \
-           repeated = counts_by_dim.repeated + EXCLUDED.repeated, \
-           collective = counts_by_dim.collective + EXCLUDED.collective",
-    )
-    .bind(&names)
-    .bind(&keys)
-    .bind(day)
-    .bind(month_start(day))
-    .bind(delta.appeals)
-    .bind(delta.repeated)
-    .bind(delta.collective)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-async fn bump_district_category(
-    conn: &mut PgConnection,
-    day: NaiveDate,
+    dims: &[(&str, Bump<'_>)],
     district: &str,
-    category: &str,
-    delta: Delta,
+    categories: &[Bump<'_>],
+    repeated: bool,
+    collective: bool,
 ) -> Result<(), sqlx::Error> {
+    let dim_names: Vec<&str> = dims.iter().map(|(d, _)| *d).collect();
+    let dim_keys: Vec<&str> = dims.iter().map(|(_, (k, _))| *k).collect();
+    let dim_signs: Vec<i64> = dims.iter().map(|(_, (_, s))| *s).collect();
+    let cat_keys: Vec<&str> = categories.iter().map(|(k, _)| *k).collect();
+    let cat_signs: Vec<i64> = categories.iter().map(|(_, s)| *s).collect();
     sqlx::query(
-        "INSERT INTO counts_by_district_category (grain, day, district, category, appeals, repeated, collective) \
-         SELECT g.grain, g.day, $3, $4, $5, $6, $7 FROM (VALUES ('d', $1::date), ('m', $2::date)) AS g(grain, day) \
+        "WITH by_dim AS ( \
+           INSERT INTO counts_by_dim (dim, grain, day, key, appeals, repeated, collective) \
+           SELECT t.dim, g.grain, g.day, t.key, t.sign, t.sign * $9, t.sign * $10 \
+           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(dim, key, sign) \
+           CROSS JOIN (VALUES ('d', $4::date), ('m', $5::date)) AS g(grain, day) \
+           ON CONFLICT (dim, grain, day, key) DO UPDATE SET \
+             appeals = counts_by_dim.appeals + EXCLUDED.appeals, \
+             repeated = counts_by_dim.repeated + EXCLUDED.repeated, \
+             collective = counts_by_dim.collective + EXCLUDED.collective) \
+         INSERT INTO counts_by_district_category (grain, day, district, category, appeals, repeated, collective) \
+         SELECT g.grain, g.day, $6, c.category, c.sign, c.sign * $9, c.sign * $10 \
+         FROM unnest($7::text[], $8::bigint[]) AS c(category, sign) \
+         CROSS JOIN (VALUES ('d', $4::date), ('m', $5::date)) AS g(grain, day) \
          ON CONFLICT (grain, day, district, category) DO UPDATE SET \
            appeals = counts_by_district_category.appeals + EXCLUDED.appeals, \
            repeated = counts_by_district_category.repeated + EXCLUDED.repeated, \
            collective = counts_by_district_category.collective + EXCLUDED.collective",
     )
+    .bind(&dim_names)
+    .bind(&dim_keys)
+    .bind(&dim_signs)
     .bind(day)
     .bind(month_start(day))
     .bind(district)
-    .bind(category)
-    .bind(delta.appeals)
-    .bind(delta.repeated)
-    .bind(delta.collective)
+    .bind(&cat_keys)
+    .bind(&cat_signs)
+    .bind(i64::from(repeated))
+    .bind(i64::from(collective))
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -235,16 +215,11 @@ struct AppealRow {
     overdue: bool,
 }
 
-async fn lock_appeal(conn: &mut PgConnection, id: &str) -> Result<Option<AppealRow>, sqlx::Error> {
-    let row = sqlx::query(
-        "SELECT registered_at IS NOT NULL AS registered, reg_day, district, category, body, repeated, \
-         collective, due_date, answered_at IS NOT NULL AS answered, overdue \
-         FROM appeals WHERE appeal_id = $1 FOR UPDATE",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(row.map(|r| AppealRow {
+const APPEAL_ROW_COLUMNS: &str = "registered_at IS NOT NULL AS registered, reg_day, district, category, body, \
+     repeated, collective, due_date, answered_at IS NOT NULL AS answered, overdue";
+
+fn appeal_row(r: &sqlx::postgres::PgRow) -> AppealRow {
+    AppealRow {
         registered: r.get("registered"),
         reg_day: r.get("reg_day"),
         district: r.get("district"),
@@ -255,7 +230,17 @@ async fn lock_appeal(conn: &mut PgConnection, id: &str) -> Result<Option<AppealR
         due_date: r.get("due_date"),
         answered: r.get("answered"),
         overdue: r.get("overdue"),
-    }))
+    }
+}
+
+async fn lock_appeal(conn: &mut PgConnection, id: &str) -> Result<Option<AppealRow>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT {APPEAL_ROW_COLUMNS} FROM appeals WHERE appeal_id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.as_ref().map(appeal_row))
 }
 
 /// Makes sure a row exists for an appeal whose registration has not been seen yet.
@@ -272,6 +257,18 @@ async fn ensure_appeal(conn: &mut PgConnection, id: &str) -> Result<AppealRow, s
         .expect("row inserted in this transaction"))
 }
 
+/// `upsert` (an `INSERT INTO appeals … ON CONFLICT (appeal_id) DO UPDATE …` whose first
+/// parameter is the appeal id) as a statement that also returns the row as it was before
+/// (no row when the appeal had none): one round trip instead of lock, insert and update.
+/// Both parts see the statement's snapshot; per-appeal delivery order means no one else
+/// writes the row meanwhile.
+fn returning_old(upsert: &str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!(
+        "WITH old AS (SELECT {APPEAL_ROW_COLUMNS} FROM appeals WHERE appeal_id = $1 FOR UPDATE), \
+         changed AS ({upsert}) SELECT * FROM old"
+    ))
+}
+
 /// Moves a counted appeal from its old category/body to new ones in the roll-ups.
 async fn move_appeal(
     conn: &mut PgConnection,
@@ -282,19 +279,31 @@ async fn move_appeal(
     let Some(day) = row.reg_day.filter(|_| row.registered) else {
         return Ok(());
     };
-    let minus = Delta::of(-1, row.repeated, row.collective);
-    let plus = Delta::of(1, row.repeated, row.collective);
+    let mut dims = Vec::with_capacity(4);
+    let mut categories = Vec::with_capacity(2);
     if row.category != category {
-        bump_dims(conn, day, &[("category", row.category.clone())], minus).await?;
-        bump_dims(conn, day, &[("category", category.to_owned())], plus).await?;
-        bump_district_category(conn, day, &row.district, &row.category, minus).await?;
-        bump_district_category(conn, day, &row.district, category, plus).await?;
+        dims.push(("category", (row.category.as_str(), -1)));
+        dims.push(("category", (category, 1)));
+        categories.push((row.category.as_str(), -1));
+        categories.push((category, 1));
     }
     if row.body != body {
-        bump_dims(conn, day, &[("body", row.body.clone())], minus).await?;
-        bump_dims(conn, day, &[("body", body.to_owned())], plus).await?;
+        dims.push(("body", (row.body.as_str(), -1)));
+        dims.push(("body", (body, 1)));
     }
-    Ok(())
+    if dims.is_empty() {
+        return Ok(());
+    }
+    bump_rollups(
+        conn,
+        day,
+        &dims,
+        &row.district,
+        &categories,
+        row.repeated,
+        row.collective,
+    )
+    .await
 }
 
 /// Applies one fact.
@@ -302,10 +311,7 @@ pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Er
     let day = local_day(o.at);
     match &o.fact {
         Fact::Registered(r) => registered(conn, r).await,
-        Fact::Declined { appeal_id } => {
-            ensure_appeal(conn, appeal_id).await?;
-            set_status(conn, appeal_id, "declined").await
-        }
+        Fact::Declined { appeal_id } => set_status(conn, appeal_id, "declined").await,
         Fact::Routed {
             appeal_id,
             registration_number,
@@ -313,34 +319,41 @@ pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Er
             subcategory,
             body,
         } => {
-            let row = ensure_appeal(conn, appeal_id).await?;
-            move_appeal(conn, &row, category, body).await?;
-            sqlx::query(
-                "UPDATE appeals SET category = $2, subcategory = $3, body = $4, status = 'routed', \
-                 registration_number = CASE WHEN registration_number = '' THEN $5 ELSE registration_number END \
-                 WHERE appeal_id = $1",
-            )
+            let old = sqlx::query(returning_old(
+                "INSERT INTO appeals (appeal_id, category, subcategory, body, status, registration_number) \
+                 VALUES ($1, $2, $3, $4, 'routed', $5) \
+                 ON CONFLICT (appeal_id) DO UPDATE SET category = EXCLUDED.category, \
+                   subcategory = EXCLUDED.subcategory, body = EXCLUDED.body, status = 'routed', \
+                   registration_number = CASE WHEN appeals.registration_number = '' \
+                     THEN EXCLUDED.registration_number ELSE appeals.registration_number END",
+            ))
             .bind(appeal_id)
             .bind(category)
             .bind(subcategory)
             .bind(body)
             .bind(registration_number)
-            .execute(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-            Ok(())
+            match old.as_ref().map(appeal_row) {
+                Some(row) => move_appeal(conn, &row, category, body).await,
+                None => Ok(()),
+            }
         }
         Fact::Redirected { appeal_id, to_body } => {
-            let row = ensure_appeal(conn, appeal_id).await?;
-            move_appeal(conn, &row, &row.category.clone(), to_body).await?;
-            sqlx::query("UPDATE appeals SET body = $2, status = 'redirected' WHERE appeal_id = $1")
-                .bind(appeal_id)
-                .bind(to_body)
-                .execute(&mut *conn)
-                .await?;
-            Ok(())
+            let old = sqlx::query(returning_old(
+                "INSERT INTO appeals (appeal_id, body, status) VALUES ($1, $2, 'redirected') \
+                 ON CONFLICT (appeal_id) DO UPDATE SET body = EXCLUDED.body, status = 'redirected'",
+            ))
+            .bind(appeal_id)
+            .bind(to_body)
+            .fetch_optional(&mut *conn)
+            .await?;
+            match old.as_ref().map(appeal_row) {
+                Some(row) => move_appeal(conn, &row, &row.category, to_body).await,
+                None => Ok(()),
+            }
         }
         Fact::NeedsManualRouting { appeal_id } => {
-            ensure_appeal(conn, appeal_id).await?;
             set_status(conn, appeal_id, "needs_manual_routing").await
         }
         Fact::Assigned {
@@ -348,25 +361,31 @@ pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Er
             body,
             due_date,
         } => {
-            let row = ensure_appeal(conn, appeal_id).await?;
-            let body = if body.is_empty() {
-                row.body.clone()
-            } else {
-                body.clone()
-            };
-            move_appeal(conn, &row, &row.category.clone(), &body).await?;
-            sqlx::query(
-                "UPDATE appeals SET body = $2, due_date = COALESCE($3, due_date), status = 'assigned' WHERE appeal_id = $1",
-            )
+            // An empty body keeps the lead routing named.
+            let old = sqlx::query(returning_old(
+                "INSERT INTO appeals (appeal_id, body, due_date, status) VALUES ($1, $2, $3, 'assigned') \
+                 ON CONFLICT (appeal_id) DO UPDATE SET \
+                   body = CASE WHEN EXCLUDED.body = '' THEN appeals.body ELSE EXCLUDED.body END, \
+                   due_date = COALESCE(EXCLUDED.due_date, appeals.due_date), status = 'assigned'",
+            ))
             .bind(appeal_id)
-            .bind(&body)
+            .bind(body)
             .bind(due_date)
-            .execute(&mut *conn)
-            .await?;
+            .fetch_optional(&mut *conn)
+            .await?
+            .as_ref()
+            .map(appeal_row);
+            let lead = match (&old, body.is_empty()) {
+                (Some(row), true) => row.body.clone(),
+                _ => body.clone(),
+            };
+            if let Some(row) = &old {
+                move_appeal(conn, row, &row.category, &lead).await?;
+            }
             bump_body(
                 conn,
                 day,
-                &body,
+                &lead,
                 BodyDelta {
                     assigned: 1,
                     ..Default::default()
@@ -426,27 +445,24 @@ pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Er
     }
 }
 
+/// Sets the status, creating the row of an appeal whose registration has not been seen yet.
 async fn set_status(conn: &mut PgConnection, id: &str, status: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE appeals SET status = $2 WHERE appeal_id = $1")
-        .bind(id)
-        .bind(status)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO appeals (appeal_id, status) VALUES ($1, $2) \
+         ON CONFLICT (appeal_id) DO UPDATE SET status = EXCLUDED.status",
+    )
+    .bind(id)
+    .bind(status)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
 async fn registered(conn: &mut PgConnection, r: &Registered) -> Result<(), sqlx::Error> {
-    let existing = lock_appeal(conn, &r.appeal_id).await?;
-    if existing.as_ref().is_some_and(|e| e.registered) {
-        // The same registration told twice (another message id): counted once.
-        return Ok(());
-    }
     let day = local_day(r.registered_at);
-    let (category, body) = existing
-        .as_ref()
-        .map(|e| (e.category.clone(), e.body.clone()))
-        .unwrap_or_default();
-    sqlx::query(
+    // No row back: the same registration told twice (another message id), counted once.
+    // Otherwise the category and body routing may already have set.
+    let Some(row) = sqlx::query(
         "INSERT INTO appeals (appeal_id, registration_number, registered_at, reg_day, kind, channel, language, \
            region, district, rural_district, kato, collective, repeated, subject, text, status) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, 'registered') \
@@ -455,7 +471,9 @@ async fn registered(conn: &mut PgConnection, r: &Registered) -> Result<(), sqlx:
            channel = EXCLUDED.channel, language = EXCLUDED.language, region = EXCLUDED.region, \
            district = EXCLUDED.district, rural_district = EXCLUDED.rural_district, kato = EXCLUDED.kato, \
            collective = EXCLUDED.collective, repeated = EXCLUDED.repeated, subject = EXCLUDED.subject, \
-           text = EXCLUDED.text, status = CASE WHEN appeals.status = '' THEN 'registered' ELSE appeals.status END",
+           text = EXCLUDED.text, status = CASE WHEN appeals.status = '' THEN 'registered' ELSE appeals.status END \
+         WHERE appeals.registered_at IS NULL \
+         RETURNING category, body",
     )
     .bind(&r.appeal_id)
     .bind(&r.registration_number)
@@ -472,21 +490,34 @@ async fn registered(conn: &mut PgConnection, r: &Registered) -> Result<(), sqlx:
     .bind(r.repeated)
     .bind(&r.subject)
     .bind(&r.text)
-    .execute(&mut *conn)
-    .await?;
+    .fetch_optional(&mut *conn)
+    .await?
+    else {
+        return Ok(());
+    };
+    let category: String = row.get("category");
+    let body: String = row.get("body");
+    let rural = rural_key(&r.district, &r.rural_district);
     let dims = [
-        ("total", String::new()),
-        ("region", r.region.clone()),
-        ("district", r.district.clone()),
-        ("rural_district", rural_key(&r.district, &r.rural_district)),
-        ("kind", r.kind.clone()),
-        ("channel", r.channel.clone()),
-        ("category", category.clone()),
-        ("body", body),
+        ("total", ("", 1)),
+        ("region", (r.region.as_str(), 1)),
+        ("district", (r.district.as_str(), 1)),
+        ("rural_district", (rural.as_str(), 1)),
+        ("kind", (r.kind.as_str(), 1)),
+        ("channel", (r.channel.as_str(), 1)),
+        ("category", (category.as_str(), 1)),
+        ("body", (body.as_str(), 1)),
     ];
-    let delta = Delta::of(1, r.repeated, r.collective);
-    bump_dims(conn, day, &dims, delta).await?;
-    bump_district_category(conn, day, &r.district, &category, delta).await
+    bump_rollups(
+        conn,
+        day,
+        &dims,
+        &r.district,
+        &[(category.as_str(), 1)],
+        r.repeated,
+        r.collective,
+    )
+    .await
 }
 
 /// Key of a rural district in the roll-ups: it is unique only within its district.

@@ -243,3 +243,144 @@ async fn a_month_of_work_shows_in_the_reports_and_rebuild_equals_incremental() {
     drop(pool);
     r.stop().await;
 }
+
+#[tokio::test]
+async fn an_appeal_moved_between_categories_and_bodies_is_counted_once_where_it_ended() {
+    let r = start().await;
+    let pool = r.pool().await;
+    let t = |hour: &str| at(&format!("2026-04-01T{hour}:00:00Z"));
+    let redirected = envelope(
+        "appeal.redirected",
+        "m1",
+        t("09"),
+        &bakylau_proto::events::v1::AppealRedirected {
+            appeal_id: "m1".into(),
+            to_body: "dept.transport_roads".into(),
+            ..Default::default()
+        },
+    );
+    let events = [
+        // Routing's decision overtakes the registration.
+        routed("m1", "roads_transport", "akimat.talgar", t("06")),
+        registered(&Appeal {
+            id: "m1",
+            number: "ALM-2026-000011",
+            collective: true,
+            at: t("05"),
+            ..Default::default()
+        }),
+        assigned("m1", "akimat.ile", "2026-04-20", t("07")),
+        redirected,
+        registered(&Appeal {
+            id: "m2",
+            number: "ALM-2026-000012",
+            repeated: true,
+            at: t("05"),
+            ..Default::default()
+        }),
+        routed("m2", "housing_utilities", "akimat.talgar", t("06")),
+        // No body in the assignment: the lead routing named stays.
+        assigned("m2", "", "2026-04-21", t("07")),
+    ];
+    for e in &events {
+        r.publish(e).await;
+    }
+    r.wait_stored(&pool, events.len() as i64).await;
+
+    let by_dim: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT dim, key, appeals, repeated, collective FROM counts_by_dim \
+         WHERE grain = 'm' AND dim IN ('category', 'body') AND appeals <> 0 ORDER BY dim, key",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let row = |d: &str, k: &str, a, rep, col| (d.to_owned(), k.to_owned(), a, rep, col);
+    assert_eq!(
+        by_dim,
+        vec![
+            row("body", "akimat.talgar", 1, 1, 0),
+            row("body", "dept.transport_roads", 1, 0, 1),
+            row("category", "housing_utilities", 1, 1, 0),
+            row("category", "roads_transport", 1, 0, 1),
+        ]
+    );
+    let by_district_category: Vec<(String, String, i64, i64, i64)> = sqlx::query_as(
+        "SELECT district, category, appeals, repeated, collective FROM counts_by_district_category \
+         WHERE grain = 'm' AND appeals <> 0 ORDER BY district, category",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        by_district_category,
+        vec![
+            row("talgar", "housing_utilities", 1, 1, 0),
+            row("talgar", "roads_transport", 1, 0, 1),
+        ]
+    );
+    let negative: i64 = sqlx::query_scalar(
+        "SELECT (SELECT count(*) FROM counts_by_dim WHERE least(appeals, repeated, collective) < 0) \
+              + (SELECT count(*) FROM counts_by_district_category WHERE least(appeals, repeated, collective) < 0)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        negative, 0,
+        "a moved appeal leaves no negative counts behind"
+    );
+    let assigned: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT body, assigned FROM body_activity WHERE grain = 'm' AND assigned <> 0 ORDER BY body",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        assigned,
+        vec![("akimat.ile".into(), 1), ("akimat.talgar".into(), 1)]
+    );
+    let appeals: Vec<(String, String, String, String, String, Option<chrono::NaiveDate>)> =
+        sqlx::query_as(
+            "SELECT appeal_id, registration_number, category, body, status, due_date FROM appeals ORDER BY appeal_id",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    assert_eq!(
+        appeals,
+        vec![
+            (
+                "m1".into(),
+                "ALM-2026-000011".into(),
+                "roads_transport".into(),
+                "dept.transport_roads".into(),
+                "redirected".into(),
+                day("2026-04-20"),
+            ),
+            (
+                "m2".into(),
+                "ALM-2026-000012".into(),
+                "housing_utilities".into(),
+                "akimat.talgar".into(),
+                "assigned".into(),
+                day("2026-04-21"),
+            ),
+        ]
+    );
+    for (what, differ) in bakylau_reporting::check::rollups(&pool).await.unwrap() {
+        assert_eq!(differ, 0, "{what}");
+    }
+
+    let incremental = snapshot(&pool).await;
+    let mut client = r.client().await;
+    let rebuilt = client
+        .rebuild(pb::RebuildRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(rebuilt.events_replayed, events.len() as u64);
+    assert_eq!(snapshot(&pool).await, incremental);
+    drop(pool);
+    r.stop().await;
+}
