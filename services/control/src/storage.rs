@@ -227,23 +227,31 @@ pub async fn end_assignments(
     .rows_affected())
 }
 
-pub async fn add_assignment(
+/// Ends the current assignments and assigns `lead` and `co_executors` instead, in one
+/// statement (the ended rows are not among the new ones: both parts see one snapshot).
+pub async fn reassign(
     conn: &mut PgConnection,
     appeal: Uuid,
-    body: &str,
-    lead: bool,
+    lead: &str,
+    co_executors: &[String],
     decided_by: &str,
     at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
+    let bodies: Vec<&str> = std::iter::once(lead)
+        .chain(co_executors.iter().map(String::as_str))
+        .collect();
+    let leads: Vec<bool> = bodies.iter().enumerate().map(|(i, _)| i == 0).collect();
     sqlx::query(
-        "INSERT INTO assignments (appeal_id, body, lead, decided_by, assigned_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "WITH ended AS (UPDATE assignments SET ended_at = $2 WHERE appeal_id = $1 AND ended_at IS NULL) \
+         INSERT INTO assignments (appeal_id, body, lead, decided_by, assigned_at) \
+         SELECT $1, n.body, n.lead, $5, $2 FROM unnest($3::text[], $4::bool[]) WITH ORDINALITY AS n(body, lead, i) \
+         ORDER BY n.i",
     )
     .bind(appeal)
-    .bind(body)
-    .bind(lead)
-    .bind(decided_by)
     .bind(at)
+    .bind(&bodies)
+    .bind(&leads)
+    .bind(decided_by)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -552,20 +560,38 @@ pub struct JobRow {
     pub payload: sqlx::types::Json<serde_json::Value>,
 }
 
-pub async fn schedule_job(
+/// A job to fire at a time about one subject.
+pub struct NewJob {
+    pub kind: &'static str,
+    pub fire_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+}
+
+/// Cancels the subject's pending jobs and schedules `jobs` instead, in one statement (the
+/// cancelled rows are not among the new ones: both parts see one snapshot).
+pub async fn replace_jobs(
     conn: &mut PgConnection,
-    kind: &str,
     subject: Uuid,
-    fire_at: DateTime<Utc>,
-    payload: serde_json::Value,
+    at: DateTime<Utc>,
+    jobs: &[NewJob],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("INSERT INTO jobs (kind, subject, fire_at, payload) VALUES ($1, $2, $3, $4)")
-        .bind(kind)
-        .bind(subject)
-        .bind(fire_at)
-        .bind(sqlx::types::Json(payload))
-        .execute(&mut *conn)
-        .await?;
+    let kinds: Vec<&str> = jobs.iter().map(|j| j.kind).collect();
+    let fire_at: Vec<DateTime<Utc>> = jobs.iter().map(|j| j.fire_at).collect();
+    let payloads: Vec<sqlx::types::Json<&serde_json::Value>> =
+        jobs.iter().map(|j| sqlx::types::Json(&j.payload)).collect();
+    sqlx::query(
+        "WITH cancelled AS ( \
+           UPDATE jobs SET done_at = $2, outcome = 'cancelled' WHERE subject = $1 AND done_at IS NULL) \
+         INSERT INTO jobs (kind, subject, fire_at, payload) \
+         SELECT n.kind, $1, n.fire_at, n.payload FROM unnest($3::text[], $4::timestamptz[], $5::jsonb[]) AS n(kind, fire_at, payload)",
+    )
+    .bind(subject)
+    .bind(at)
+    .bind(&kinds)
+    .bind(&fire_at)
+    .bind(&payloads)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -227,15 +227,13 @@ impl Control {
             return Err(invalid("lead_executor", "empty"));
         }
         let reassigned = a.lead_body.is_some();
-        storage::end_assignments(conn, id, now).await?;
-        storage::add_assignment(conn, id, &e.lead_executor, true, &e.decided_by, now).await?;
         let mut co: Vec<String> = Vec::new();
         for body in &e.co_executors {
             if body != &e.lead_executor && !body.trim().is_empty() && !co.contains(body) {
-                storage::add_assignment(conn, id, body, false, &e.decided_by, now).await?;
                 co.push(body.clone());
             }
         }
+        storage::reassign(conn, id, &e.lead_executor, &co, &e.decided_by, now).await?;
         let registered_on = *a.registered_on.get_or_insert(kz_date(now));
         let working_days = policy.working_days_for(&a.kind);
         // The period runs from registration whoever answers; an extension stays in force.
@@ -799,32 +797,25 @@ impl Control {
         a: &AppealRow,
         now: DateTime<Utc>,
     ) -> Result<(), sqlx::Error> {
-        storage::cancel_jobs(tx, a.appeal_id, now).await?;
-        let Some(due) = a.due_date else {
-            return Ok(());
-        };
-        let today = kz_date(now);
-        for n in policy.reminders() {
-            if let Some(day) = deadline::reminder_date(cal, due, n, today) {
-                storage::schedule_job(
-                    tx,
-                    "reminder",
-                    a.appeal_id,
-                    deadline::kz_instant(day, deadline::REMINDER_HOUR),
-                    serde_json::json!({ "due_date": due.to_string(), "working_days_left": n }),
-                )
-                .await?;
+        let mut jobs = Vec::new();
+        if let Some(due) = a.due_date {
+            let today = kz_date(now);
+            for n in policy.reminders() {
+                if let Some(day) = deadline::reminder_date(cal, due, n, today) {
+                    jobs.push(storage::NewJob {
+                        kind: "reminder",
+                        fire_at: deadline::kz_instant(day, deadline::REMINDER_HOUR),
+                        payload: serde_json::json!({ "due_date": due.to_string(), "working_days_left": n }),
+                    });
+                }
             }
+            jobs.push(storage::NewJob {
+                kind: "overdue",
+                fire_at: deadline::overdue_at(due),
+                payload: serde_json::json!({ "due_date": due.to_string() }),
+            });
         }
-        storage::schedule_job(
-            tx,
-            "overdue",
-            a.appeal_id,
-            deadline::overdue_at(due),
-            serde_json::json!({ "due_date": due.to_string() }),
-        )
-        .await?;
-        Ok(())
+        storage::replace_jobs(tx, a.appeal_id, now, &jobs).await
     }
 
     /// Renders and stores a letter, and publishes `applicant.notified`.
