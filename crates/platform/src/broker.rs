@@ -25,7 +25,7 @@ use crate::tls::{TlsError, read_file};
 pub mod consumer;
 pub mod outbox;
 
-pub use consumer::{Consumer, Handler, HandlerError, IncomingMessage};
+pub use consumer::{Consumer, Handler, HandlerError, IncomingMessage, receive_span};
 pub use outbox::{OutboxMessage, OutboxRelay, enqueue};
 
 /// Domain events, routing key = event type.

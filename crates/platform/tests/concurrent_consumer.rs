@@ -3,8 +3,8 @@
 //! overlap, and messages about one subject are still applied in the order they were sent.
 
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bakylau_platform::broker::{
@@ -154,6 +154,10 @@ fn queue(name: &str) -> QueueSpec {
 struct Recorder {
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// Apply batches in one statement (`handle_batch`) instead of one by one.
+    whole_batches: bool,
+    /// The numbers of each batch handed to `handle_batch`.
+    batches: Mutex<Vec<Vec<i32>>>,
 }
 
 impl Handler for Recorder {
@@ -183,6 +187,40 @@ impl Handler for Recorder {
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         result?;
         Ok(())
+    }
+
+    async fn handle_batch(
+        &self,
+        tx: &mut PgConnection,
+        messages: &[&IncomingMessage],
+    ) -> Result<bool, HandlerError> {
+        if !self.whole_batches {
+            return Ok(false);
+        }
+        let envelopes: Vec<Envelope> = messages
+            .iter()
+            .map(|m| Envelope::decode(m.body.as_slice()).unwrap())
+            .collect();
+        let numbers: Vec<i32> = envelopes
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.payload).parse().unwrap())
+            .collect();
+        self.batches.lock().unwrap().push(numbers.clone());
+        if envelopes.iter().any(|e| e.subject == "poison") {
+            return Err(HandlerError::Permanent("poison in the batch".into()));
+        }
+        let ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
+        let subjects: Vec<&str> = envelopes.iter().map(|e| e.subject.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO applied (message_id, subject, n) \
+             SELECT * FROM unnest($1::text[], $2::text[], $3::int[])",
+        )
+        .bind(&ids)
+        .bind(&subjects)
+        .bind(&numbers)
+        .execute(&mut *tx)
+        .await?;
+        Ok(true)
     }
 }
 
@@ -375,5 +413,82 @@ async fn a_failure_inside_a_batch_leaves_the_others_applied_once_and_in_order() 
     assert_eq!(
         parked.properties.message_id().as_ref().map(|m| m.as_str()),
         Some("b-6")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_applies_new_messages_of_a_batch_at_once_or_one_by_one_after_a_failure() {
+    let env = Env::new().await;
+    let spec = queue("test.whole");
+    let (conn, ch) = env.publisher(&spec).await;
+    let handler = Arc::new(Recorder {
+        whole_batches: true,
+        ..Default::default()
+    });
+    let applied = || async {
+        sqlx::query_scalar::<_, i32>("SELECT n FROM applied ORDER BY seq")
+            .fetch_all(&env.pool)
+            .await
+            .unwrap()
+    };
+
+    // Waiting before the consumer starts, so they come as one batch; b-10 twice.
+    for n in 1..=10 {
+        publish(&conn, &format!("w-{n}"), "s", n).await;
+    }
+    publish(&conn, "w-10", "s", 10).await;
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(
+        env.consumer(&spec, handler.clone(), 1, 32)
+            .run(shutdown.clone()),
+    );
+    wait_for_rows(&env.pool, 10).await;
+    wait_until_drained(&env.name, &spec.name).await;
+    shutdown.cancel();
+    running.await.unwrap();
+    assert_eq!(applied().await, (1..=10).collect::<Vec<_>>());
+    let batches = handler.batches.lock().unwrap().clone();
+    assert!(
+        batches.iter().any(|b| b.len() > 1),
+        "several messages handed over at once: {batches:?}"
+    );
+    assert_eq!(
+        batches.concat(),
+        (1..=10).collect::<Vec<_>>(),
+        "each new message once, in order, the duplicate left out"
+    );
+
+    // A batch with a poison: rolled back, then each applied on its own and the poison parked.
+    for n in 11..=15 {
+        let subject = if n == 13 { "poison" } else { "s" };
+        publish(&conn, &format!("w-{n}"), subject, n).await;
+    }
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(
+        env.consumer(&spec, handler.clone(), 1, 32)
+            .run(shutdown.clone()),
+    );
+    wait_for_rows(&env.pool, 14).await;
+    wait_until_drained(&env.name, &spec.name).await;
+    shutdown.cancel();
+    running.await.unwrap();
+    let expected: Vec<i32> = (1..=15).filter(|n| *n != 13).collect();
+    assert_eq!(applied().await, expected, "the others once each, in order");
+    let inbox: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE consumer = 'test.whole'")
+        .fetch_one(&env.pool)
+        .await
+        .unwrap();
+    assert_eq!(inbox, 14);
+    let parked = ch
+        .basic_get(
+            spec.parked_queue().as_str().into(),
+            lapin::options::BasicGetOptions::default(),
+        )
+        .await
+        .unwrap()
+        .expect("the poison is parked");
+    assert_eq!(
+        parked.properties.message_id().as_ref().map(|m| m.as_str()),
+        Some("w-13")
     );
 }

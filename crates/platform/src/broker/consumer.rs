@@ -166,6 +166,35 @@ pub trait Handler: Send + Sync + 'static {
     fn concerns(&self, _message: &IncomingMessage) -> bool {
         true
     }
+
+    /// Applies several new messages, in delivery order, in one transaction, for a handler
+    /// that can do better than one after another (one statement for all of them). The
+    /// default, `Ok(false)`, has the consumer call `handle` for each. An error rolls the
+    /// whole batch back; each message is then applied on its own with `handle`, which
+    /// must have the same effect.
+    fn handle_batch(
+        &self,
+        _tx: &mut PgConnection,
+        _messages: &[&IncomingMessage],
+    ) -> impl Future<Output = Result<bool, HandlerError>> + Send {
+        async { Ok(false) }
+    }
+}
+
+/// The span of one received message, a child of the trace its headers carry; a handler
+/// that applies a batch itself enters it for each message.
+pub fn receive_span(queue: &str, message: &IncomingMessage) -> tracing::Span {
+    let span = tracing::info_span!(
+        "amqp.receive",
+        otel.name = %format!("{} receive", message.message_type),
+        otel.kind = "consumer",
+        messaging.system = "rabbitmq",
+        messaging.destination = %queue,
+        messaging.message_id = %message.message_id,
+        attempt = message.attempt,
+    );
+    telemetry::set_parent_from_amqp(&span, Some(&message.headers));
+    span
 }
 
 /// Only the `subject` of a `bakylau.events.v1.Envelope` (prost skips the other fields,
@@ -402,18 +431,26 @@ impl<H: Handler> Consumer<H> {
             .await?
             .into_iter()
             .collect();
-            let mut outcomes = Vec::with_capacity(waiting.len());
-            for (_, message) in waiting {
-                let applied = new.remove(&message.message_id);
-                if applied {
+            let outcomes: Vec<bool> = waiting
+                .iter()
+                .map(|(_, message)| new.remove(&message.message_id))
+                .collect();
+            let fresh: Vec<&IncomingMessage> = waiting
+                .iter()
+                .zip(&outcomes)
+                .filter(|(_, applied)| **applied)
+                .map(|((_, message), _)| message)
+                .collect();
+            if fresh.len() < waiting.len() {
+                tracing::debug!(queue = %self.spec.name, duplicates = waiting.len() - fresh.len(), "duplicate deliveries skipped");
+            }
+            if !fresh.is_empty() && !self.handler.handle_batch(&mut tx, &fresh).await? {
+                for message in fresh {
                     self.handler
                         .handle(&mut tx, message)
                         .instrument(self.receive_span(message))
                         .await?;
-                } else {
-                    tracing::debug!(queue = %self.spec.name, "duplicate delivery skipped");
                 }
-                outcomes.push(applied);
             }
             tx.commit().await?;
             Ok(outcomes)
@@ -432,17 +469,7 @@ impl<H: Handler> Consumer<H> {
     }
 
     fn receive_span(&self, message: &IncomingMessage) -> tracing::Span {
-        let span = tracing::info_span!(
-            "amqp.receive",
-            otel.name = %format!("{} receive", message.message_type),
-            otel.kind = "consumer",
-            messaging.system = "rabbitmq",
-            messaging.destination = %self.spec.name,
-            messaging.message_id = %message.message_id,
-            attempt = message.attempt,
-        );
-        telemetry::set_parent_from_amqp(&span, Some(&message.headers));
-        span
+        receive_span(&self.spec.name, message)
     }
 
     async fn process(
