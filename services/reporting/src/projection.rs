@@ -11,30 +11,50 @@ use crate::domain::event::{
     self, Fact, InstructionMark, Occurred, ReceptionMark, Registered, StatusMark, local_day,
 };
 use crate::domain::period::month_start;
+use crate::domain::rollup::{BodyDelta, Counts, Rollups};
+use std::collections::HashSet;
+use std::sync::LazyLock;
 
-/// Stores the envelope in the event store; false when it is already there.
-pub async fn store_event(
+/// An event as the event store keeps it.
+pub struct NewEvent<'a> {
+    pub message_id: &'a str,
+    pub envelope: &'a Envelope,
+    pub occurred_at: DateTime<Utc>,
+    pub raw: &'a [u8],
+}
+
+/// Stores events in the event store, in order, in one statement. Returns the message ids
+/// stored now: not those already there, and an id twice in `events` once.
+pub async fn store_events(
     conn: &mut PgConnection,
-    message_id: &str,
-    envelope: &Envelope,
-    occurred_at: DateTime<Utc>,
-    raw: &[u8],
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
+    events: &[NewEvent<'_>],
+) -> Result<HashSet<String>, sqlx::Error> {
+    fn column<'e>(
+        events: &'e [NewEvent<'_>],
+        f: impl Fn(&'e NewEvent<'_>) -> &'e str,
+    ) -> Vec<&'e str> {
+        events.iter().map(f).collect()
+    }
+    let occurred_at: Vec<DateTime<Utc>> = events.iter().map(|e| e.occurred_at).collect();
+    let raw: Vec<&[u8]> = events.iter().map(|e| e.raw).collect();
+    let stored = sqlx::query_scalar(
         "INSERT INTO events (message_id, event_type, payload_type, producer, subject, occurred_at, envelope) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (message_id) DO NOTHING",
+         SELECT e.message_id, e.event_type, e.payload_type, e.producer, e.subject, e.occurred_at, e.envelope \
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::bytea[]) \
+           WITH ORDINALITY AS e(message_id, event_type, payload_type, producer, subject, occurred_at, envelope, n) \
+         ORDER BY e.n \
+         ON CONFLICT (message_id) DO NOTHING RETURNING message_id",
     )
-    .bind(message_id)
-    .bind(&envelope.r#type)
-    .bind(&envelope.payload_type)
-    .bind(&envelope.producer)
-    .bind(&envelope.subject)
+    .bind(column(events, |e| e.message_id))
+    .bind(column(events, |e| &e.envelope.r#type))
+    .bind(column(events, |e| &e.envelope.payload_type))
+    .bind(column(events, |e| &e.envelope.producer))
+    .bind(column(events, |e| &e.envelope.subject))
     .bind(occurred_at)
     .bind(raw)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    Ok(inserted == 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(stored.into_iter().collect())
 }
 
 /// Tables the rebuild empties (not `events`, and not `spikes`: those were published).
@@ -59,6 +79,7 @@ pub async fn rebuild(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
         if rows.is_empty() {
             break;
         }
+        let mut rollups = Rollups::default();
         for row in rows {
             last = row.get("seq");
             let raw: Vec<u8> = row.get("envelope");
@@ -72,132 +93,130 @@ pub async fn rebuild(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
                 continue;
             };
             match event::decode(&envelope, occurred_at) {
-                Ok(Some(fact)) => apply(conn, &fact).await?,
+                Ok(Some(fact)) => apply(conn, &fact, &mut rollups).await?,
                 Ok(None) => {}
                 Err(e) => tracing::warn!(seq = last, error = %e, "stored event skipped in rebuild"),
             }
         }
+        write_rollups(conn, &rollups).await?;
     }
     Ok(replayed)
 }
 
-/// One roll-up key moved by +1 or -1 appeal.
-type Bump<'a> = (&'a str, i64);
+const COUNTS_UPSERT: &str = "appeals = {t}.appeals + EXCLUDED.appeals, \
+     repeated = {t}.repeated + EXCLUDED.repeated, collective = {t}.collective + EXCLUDED.collective";
 
-/// Adds `sign` appeals (and as many repeated and collective ones as the appeal is) to the
-/// day's and month's rows: `dims` along single dimensions (`(dim, key)`), `categories`
-/// in the district × category table. One statement, so moving an appeal between keys
-/// costs one round trip; a key may appear only once per call.
-async fn bump_rollups(
-    conn: &mut PgConnection,
-    day: NaiveDate,
-    dims: &[(&str, Bump<'_>)],
-    district: &str,
-    categories: &[Bump<'_>],
-    repeated: bool,
-    collective: bool,
-) -> Result<(), sqlx::Error> {
-    let dim_names: Vec<&str> = dims.iter().map(|(d, _)| *d).collect();
-    let dim_keys: Vec<&str> = dims.iter().map(|(_, (k, _))| *k).collect();
-    let dim_signs: Vec<i64> = dims.iter().map(|(_, (_, s))| *s).collect();
-    let cat_keys: Vec<&str> = categories.iter().map(|(k, _)| *k).collect();
-    let cat_signs: Vec<i64> = categories.iter().map(|(_, s)| *s).collect();
-    sqlx::query(
+const BODY_COUNTERS: [&str; 13] = [
+    "assigned",
+    "answered",
+    "on_time",
+    "late",
+    "answer_days",
+    "overdue",
+    "returned",
+    "extended",
+    "closed",
+    "instructions_issued",
+    "instructions_completed",
+    "instructions_late",
+    "instructions_overdue",
+];
+
+/// The statement that adds pending roll-up changes to the three tables: each table's rows
+/// as parallel arrays, all in one round trip.
+fn rollups_upsert() -> String {
+    let body_columns = BODY_COUNTERS.join(", ");
+    let body_arrays: Vec<String> = (0..BODY_COUNTERS.len())
+        .map(|i| format!("${}::bigint[]", 18 + i))
+        .collect();
+    let body_sets: Vec<String> = BODY_COUNTERS
+        .iter()
+        .map(|c| format!("{c} = body_activity.{c} + EXCLUDED.{c}"))
+        .collect();
+    format!(
         "WITH by_dim AS ( \
            INSERT INTO counts_by_dim (dim, grain, day, key, appeals, repeated, collective) \
-           SELECT t.dim, g.grain, g.day, t.key, t.sign, t.sign * $9, t.sign * $10 \
-           FROM unnest($1::text[], $2::text[], $3::bigint[]) AS t(dim, key, sign) \
-           CROSS JOIN (VALUES ('d', $4::date), ('m', $5::date)) AS g(grain, day) \
-           ON CONFLICT (dim, grain, day, key) DO UPDATE SET \
-             appeals = counts_by_dim.appeals + EXCLUDED.appeals, \
-             repeated = counts_by_dim.repeated + EXCLUDED.repeated, \
-             collective = counts_by_dim.collective + EXCLUDED.collective) \
-         INSERT INTO counts_by_district_category (grain, day, district, category, appeals, repeated, collective) \
-         SELECT g.grain, g.day, $6, c.category, c.sign, c.sign * $9, c.sign * $10 \
-         FROM unnest($7::text[], $8::bigint[]) AS c(category, sign) \
-         CROSS JOIN (VALUES ('d', $4::date), ('m', $5::date)) AS g(grain, day) \
-         ON CONFLICT (grain, day, district, category) DO UPDATE SET \
-           appeals = counts_by_district_category.appeals + EXCLUDED.appeals, \
-           repeated = counts_by_district_category.repeated + EXCLUDED.repeated, \
-           collective = counts_by_district_category.collective + EXCLUDED.collective",
+           SELECT * FROM unnest($1::text[], $2::text[], $3::date[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) \
+           ON CONFLICT (dim, grain, day, key) DO UPDATE SET {by_dim}), \
+         by_district_category AS ( \
+           INSERT INTO counts_by_district_category (grain, day, district, category, appeals, repeated, collective) \
+           SELECT * FROM unnest($8::text[], $9::date[], $10::text[], $11::text[], $12::bigint[], $13::bigint[], $14::bigint[]) \
+           ON CONFLICT (grain, day, district, category) DO UPDATE SET {by_district_category}) \
+         INSERT INTO body_activity (grain, day, body, {body_columns}) \
+         SELECT * FROM unnest($15::text[], $16::date[], $17::text[], {body_arrays}) \
+         ON CONFLICT (grain, day, body) DO UPDATE SET {body_sets}",
+        by_dim = COUNTS_UPSERT.replace("{t}", "counts_by_dim"),
+        by_district_category = COUNTS_UPSERT.replace("{t}", "counts_by_district_category"),
+        body_arrays = body_arrays.join(", "),
+        body_sets = body_sets.join(", "),
     )
-    .bind(&dim_names)
-    .bind(&dim_keys)
-    .bind(&dim_signs)
-    .bind(day)
-    .bind(month_start(day))
-    .bind(district)
-    .bind(&cat_keys)
-    .bind(&cat_signs)
-    .bind(i64::from(repeated))
-    .bind(i64::from(collective))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
-/// What a body did on a day.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct BodyDelta {
-    pub assigned: i64,
-    pub answered: i64,
-    pub on_time: i64,
-    pub late: i64,
-    pub answer_days: i64,
-    pub overdue: i64,
-    pub returned: i64,
-    pub extended: i64,
-    pub closed: i64,
-    pub instructions_issued: i64,
-    pub instructions_completed: i64,
-    pub instructions_late: i64,
-    pub instructions_overdue: i64,
-}
+static ROLLUPS_UPSERT: LazyLock<String> = LazyLock::new(rollups_upsert);
 
-pub(crate) const BODY_ACTIVITY_UPSERT: &str = "INSERT INTO body_activity (grain, day, body, assigned, answered, on_time, late, answer_days, overdue, \
-     returned, extended, closed, instructions_issued, instructions_completed, instructions_late, instructions_overdue) \
-     SELECT g.grain, g.day, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 \
-     FROM (VALUES ('d', $1::date), ('m', $2::date)) AS g(grain, day) \
-     ON CONFLICT (grain, day, body) DO UPDATE SET \
-       assigned = body_activity.assigned + EXCLUDED.assigned, \
-       answered = body_activity.answered + EXCLUDED.answered, \
-       on_time = body_activity.on_time + EXCLUDED.on_time, \
-       late = body_activity.late + EXCLUDED.late, \
-       answer_days = body_activity.answer_days + EXCLUDED.answer_days, \
-       overdue = body_activity.overdue + EXCLUDED.overdue, \
-       returned = body_activity.returned + EXCLUDED.returned, \
-       extended = body_activity.extended + EXCLUDED.extended, \
-       closed = body_activity.closed + EXCLUDED.closed, \
-       instructions_issued = body_activity.instructions_issued + EXCLUDED.instructions_issued, \
-       instructions_completed = body_activity.instructions_completed + EXCLUDED.instructions_completed, \
-       instructions_late = body_activity.instructions_late + EXCLUDED.instructions_late, \
-       instructions_overdue = body_activity.instructions_overdue + EXCLUDED.instructions_overdue";
-
-async fn bump_body(
-    conn: &mut PgConnection,
-    day: NaiveDate,
-    body: &str,
-    d: BodyDelta,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(BODY_ACTIVITY_UPSERT)
-        .bind(day)
-        .bind(month_start(day))
-        .bind(body)
-        .bind(d.assigned)
-        .bind(d.answered)
-        .bind(d.on_time)
-        .bind(d.late)
-        .bind(d.answer_days)
-        .bind(d.overdue)
-        .bind(d.returned)
-        .bind(d.extended)
-        .bind(d.closed)
-        .bind(d.instructions_issued)
-        .bind(d.instructions_completed)
-        .bind(d.instructions_late)
-        .bind(d.instructions_overdue)
-        .execute(&mut *conn)
-        .await?;
+/// Writes pending roll-up changes, in one statement.
+pub async fn write_rollups(conn: &mut PgConnection, r: &Rollups) -> Result<(), sqlx::Error> {
+    if r.is_empty() {
+        return Ok(());
+    }
+    let counts = |c: &Counts| (c.appeals, c.repeated, c.collective);
+    let (mut dim, mut dim_grain, mut dim_day, mut dim_key) = (vec![], vec![], vec![], vec![]);
+    let (mut dim_appeals, mut dim_repeated, mut dim_collective) = (vec![], vec![], vec![]);
+    for ((d, g, day, key), c) in &r.by_dim {
+        dim.push(d.as_str());
+        dim_grain.push(g.to_string());
+        dim_day.push(*day);
+        dim_key.push(key.as_str());
+        let (a, rep, col) = counts(c);
+        dim_appeals.push(a);
+        dim_repeated.push(rep);
+        dim_collective.push(col);
+    }
+    let (mut dc_grain, mut dc_day, mut dc_district, mut dc_category) =
+        (vec![], vec![], vec![], vec![]);
+    let (mut dc_appeals, mut dc_repeated, mut dc_collective) = (vec![], vec![], vec![]);
+    for ((g, day, district, category), c) in &r.by_district_category {
+        dc_grain.push(g.to_string());
+        dc_day.push(*day);
+        dc_district.push(district.as_str());
+        dc_category.push(category.as_str());
+        let (a, rep, col) = counts(c);
+        dc_appeals.push(a);
+        dc_repeated.push(rep);
+        dc_collective.push(col);
+    }
+    let (mut body_grain, mut body_day, mut body) = (vec![], vec![], vec![]);
+    let mut body_counters: Vec<Vec<i64>> = vec![Vec::new(); BODY_COUNTERS.len()];
+    for ((g, day, b), delta) in &r.by_body {
+        body_grain.push(g.to_string());
+        body_day.push(*day);
+        body.push(b.as_str());
+        for (column, value) in body_counters.iter_mut().zip(delta.columns()) {
+            column.push(value);
+        }
+    }
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(ROLLUPS_UPSERT.as_str()))
+        .bind(dim)
+        .bind(dim_grain)
+        .bind(dim_day)
+        .bind(dim_key)
+        .bind(dim_appeals)
+        .bind(dim_repeated)
+        .bind(dim_collective)
+        .bind(dc_grain)
+        .bind(dc_day)
+        .bind(dc_district)
+        .bind(dc_category)
+        .bind(dc_appeals)
+        .bind(dc_repeated)
+        .bind(dc_collective)
+        .bind(body_grain)
+        .bind(body_day)
+        .bind(body);
+    for column in body_counters {
+        q = q.bind(column);
+    }
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -270,47 +289,34 @@ fn returning_old(upsert: &str) -> sqlx::AssertSqlSafe<String> {
 }
 
 /// Moves a counted appeal from its old category/body to new ones in the roll-ups.
-async fn move_appeal(
-    conn: &mut PgConnection,
-    row: &AppealRow,
-    category: &str,
-    body: &str,
-) -> Result<(), sqlx::Error> {
+fn move_appeal(rollups: &mut Rollups, row: &AppealRow, category: &str, body: &str) {
     let Some(day) = row.reg_day.filter(|_| row.registered) else {
-        return Ok(());
+        return;
     };
-    let mut dims = Vec::with_capacity(4);
-    let mut categories = Vec::with_capacity(2);
+    let minus = Counts::of(-1, row.repeated, row.collective);
+    let plus = Counts::of(1, row.repeated, row.collective);
     if row.category != category {
-        dims.push(("category", (row.category.as_str(), -1)));
-        dims.push(("category", (category, 1)));
-        categories.push((row.category.as_str(), -1));
-        categories.push((category, 1));
+        rollups.dim(day, "category", &row.category, minus);
+        rollups.dim(day, "category", category, plus);
+        rollups.district_category(day, &row.district, &row.category, minus);
+        rollups.district_category(day, &row.district, category, plus);
     }
     if row.body != body {
-        dims.push(("body", (row.body.as_str(), -1)));
-        dims.push(("body", (body, 1)));
+        rollups.dim(day, "body", &row.body, minus);
+        rollups.dim(day, "body", body, plus);
     }
-    if dims.is_empty() {
-        return Ok(());
-    }
-    bump_rollups(
-        conn,
-        day,
-        &dims,
-        &row.district,
-        &categories,
-        row.repeated,
-        row.collective,
-    )
-    .await
 }
 
-/// Applies one fact.
-pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Error> {
+/// Applies one fact to the read model; its roll-up changes are added to `rollups`, which
+/// the caller writes with [`write_rollups`] (once for a whole batch).
+pub async fn apply(
+    conn: &mut PgConnection,
+    o: &Occurred,
+    rollups: &mut Rollups,
+) -> Result<(), sqlx::Error> {
     let day = local_day(o.at);
     match &o.fact {
-        Fact::Registered(r) => registered(conn, r).await,
+        Fact::Registered(r) => registered(conn, r, rollups).await,
         Fact::Declined { appeal_id } => set_status(conn, appeal_id, "declined").await,
         Fact::Routed {
             appeal_id,
@@ -334,10 +340,10 @@ pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Er
             .bind(registration_number)
             .fetch_optional(&mut *conn)
             .await?;
-            match old.as_ref().map(appeal_row) {
-                Some(row) => move_appeal(conn, &row, category, body).await,
-                None => Ok(()),
+            if let Some(row) = old.as_ref().map(appeal_row) {
+                move_appeal(rollups, &row, category, body);
             }
+            Ok(())
         }
         Fact::Redirected { appeal_id, to_body } => {
             let old = sqlx::query(returning_old(
@@ -348,10 +354,10 @@ pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Er
             .bind(to_body)
             .fetch_optional(&mut *conn)
             .await?;
-            match old.as_ref().map(appeal_row) {
-                Some(row) => move_appeal(conn, &row, &row.category, to_body).await,
-                None => Ok(()),
+            if let Some(row) = old.as_ref().map(appeal_row) {
+                move_appeal(rollups, &row, &row.category, to_body);
             }
+            Ok(())
         }
         Fact::NeedsManualRouting { appeal_id } => {
             set_status(conn, appeal_id, "needs_manual_routing").await
@@ -380,25 +386,24 @@ pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Er
                 _ => body.clone(),
             };
             if let Some(row) = &old {
-                move_appeal(conn, row, &row.category, &lead).await?;
+                move_appeal(rollups, row, &row.category, &lead);
             }
-            bump_body(
-                conn,
+            rollups.body(
                 day,
                 &lead,
                 BodyDelta {
                     assigned: 1,
                     ..Default::default()
                 },
-            )
-            .await
+            );
+            Ok(())
         }
         Fact::Status {
             appeal_id,
             mark,
             body,
             due_date,
-        } => status(conn, day, o.at, appeal_id, *mark, body, *due_date).await,
+        } => status(conn, rollups, day, o.at, appeal_id, *mark, body, *due_date).await,
         Fact::Instruction {
             instruction_id,
             number,
@@ -411,6 +416,7 @@ pub async fn apply(conn: &mut PgConnection, o: &Occurred) -> Result<(), sqlx::Er
         } => {
             instruction(
                 conn,
+                rollups,
                 day,
                 o.at,
                 instruction_id,
@@ -458,7 +464,11 @@ async fn set_status(conn: &mut PgConnection, id: &str, status: &str) -> Result<(
     Ok(())
 }
 
-async fn registered(conn: &mut PgConnection, r: &Registered) -> Result<(), sqlx::Error> {
+async fn registered(
+    conn: &mut PgConnection,
+    r: &Registered,
+    rollups: &mut Rollups,
+) -> Result<(), sqlx::Error> {
     let day = local_day(r.registered_at);
     // No row back: the same registration told twice (another message id), counted once.
     // Otherwise the category and body routing may already have set.
@@ -498,26 +508,21 @@ async fn registered(conn: &mut PgConnection, r: &Registered) -> Result<(), sqlx:
     let category: String = row.get("category");
     let body: String = row.get("body");
     let rural = rural_key(&r.district, &r.rural_district);
-    let dims = [
-        ("total", ("", 1)),
-        ("region", (r.region.as_str(), 1)),
-        ("district", (r.district.as_str(), 1)),
-        ("rural_district", (rural.as_str(), 1)),
-        ("kind", (r.kind.as_str(), 1)),
-        ("channel", (r.channel.as_str(), 1)),
-        ("category", (category.as_str(), 1)),
-        ("body", (body.as_str(), 1)),
-    ];
-    bump_rollups(
-        conn,
-        day,
-        &dims,
-        &r.district,
-        &[(category.as_str(), 1)],
-        r.repeated,
-        r.collective,
-    )
-    .await
+    let one = Counts::of(1, r.repeated, r.collective);
+    for (dim, key) in [
+        ("total", ""),
+        ("region", r.region.as_str()),
+        ("district", r.district.as_str()),
+        ("rural_district", rural.as_str()),
+        ("kind", r.kind.as_str()),
+        ("channel", r.channel.as_str()),
+        ("category", category.as_str()),
+        ("body", body.as_str()),
+    ] {
+        rollups.dim(day, dim, key, one);
+    }
+    rollups.district_category(day, &r.district, &category, one);
+    Ok(())
 }
 
 /// Key of a rural district in the roll-ups: it is unique only within its district.
@@ -528,6 +533,7 @@ pub fn rural_key(district: &str, rural: &str) -> String {
 #[allow(clippy::too_many_arguments)]
 async fn status(
     conn: &mut PgConnection,
+    rollups: &mut Rollups,
     day: NaiveDate,
     at: DateTime<Utc>,
     appeal_id: &str,
@@ -605,12 +611,14 @@ async fn status(
             delta.overdue = 1;
         }
     }
-    bump_body(conn, day, &body, delta).await
+    rollups.body(day, &body, delta);
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]
 async fn instruction(
     conn: &mut PgConnection,
+    rollups: &mut Rollups,
     day: NaiveDate,
     at: DateTime<Utc>,
     id: &str,
@@ -690,7 +698,7 @@ async fn instruction(
         _ => return Ok(()),
     }
     for executor in &executors {
-        bump_body(conn, day, executor, delta).await?;
+        rollups.body(day, executor, delta);
     }
     Ok(())
 }

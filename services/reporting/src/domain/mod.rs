@@ -5,5 +5,6 @@ pub mod discipline;
 pub mod event;
 pub mod period;
 pub mod reference;
+pub mod rollup;
 pub mod spike;
 pub mod text;
