@@ -54,9 +54,12 @@ impl pb::intake_service_server::IntakeService for IntakeApi {
             .register(request_id.as_deref(), Some(request_hash), appeal)
             .await
             .map_err(register_status)?;
-        let attachments = storage::attachments_of(&self.registrar.pool, &[registration.record.id])
-            .await
-            .map_err(db_status)?;
+        let attachments = match registration.attachments {
+            Some(stored) => stored,
+            None => storage::attachments_of(&self.registrar.pool, &[registration.record.id])
+                .await
+                .map_err(db_status)?,
+        };
         let record = &registration.record;
         let coupon = pb::Coupon {
             registration_number: record.registration_number.clone(),

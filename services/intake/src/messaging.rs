@@ -142,11 +142,14 @@ impl InboundHandler {
         // Pre-review finds most problems; registration may find one more (an unknown
         // `repeated_of`). Either way the sender gets a decline naming the fields.
         let registered = match self.registrar.prepare(s.appeal) {
-            Ok(prepared) => self.registrar.register_in(tx, prepared, None, None).await,
+            Ok(prepared) => self.registrar.register_in(tx, &prepared, None, None).await,
             Err(e) => Err(e),
         };
         let registration = match registered {
-            Ok(r) => r,
+            Ok(r) => {
+                r.report();
+                r
+            }
             Err(RegisterError::Invalid(issues)) => {
                 let rejection = Rejection {
                     event_id,

@@ -42,6 +42,8 @@ pub struct Registration {
     pub replayed: bool,
     /// The event written to the outbox (`appeal.registered` or `appeal.declined`).
     pub event: Option<OutboxMessage>,
+    /// The attachments stored with it; `None` for a replay (they are read back then).
+    pub attachments: Option<Vec<storage::AttachmentMeta>>,
 }
 
 /// An appeal that passed pre-review, ready to be numbered.
@@ -192,11 +194,12 @@ impl Registrar {
     pub async fn register_in(
         &self,
         conn: &mut PgConnection,
-        prepared: Prepared,
+        prepared: &Prepared,
         request_id: Option<&str>,
         request_hash: Option<String>,
     ) -> Result<Registration, RegisterError> {
-        let Prepared { appeal, mut record } = prepared;
+        let appeal = &prepared.appeal;
+        let mut record = prepared.record.clone();
         record.request_hash = request_hash;
         // Repeats: named by the registrar, or found by applicant and subject.
         if !appeal.repeated_of.is_empty() {
@@ -258,13 +261,30 @@ impl Registrar {
                 content: &a.content,
             })
             .collect();
-        storage::insert_attachments(conn, record.id, &rows).await?;
+        let attachments = storage::insert_attachments(conn, record.id, &rows).await?;
         let event = if record.decline_reasons.0.is_empty() {
             events::registered(&record, rows.len())
         } else {
             events::declined_after_registration(&record)
         };
         enqueue(conn, &event).await?;
+        Ok(Registration {
+            record,
+            replayed: false,
+            event: Some(event),
+            attachments: Some(attachments),
+        })
+    }
+}
+
+impl Registration {
+    /// Counts and logs a new registration; called once it is committed (or part of the
+    /// transaction that commits it), so a batch written twice counts it once.
+    pub fn report(&self) {
+        if self.replayed {
+            return;
+        }
+        let record = &self.record;
         metrics::counter!("bakylau_appeals_registered_total", "channel" => record.channel.clone(), "status" => record.status.clone()).increment(1);
         tracing::info!(
             appeal_id = %record.id,
@@ -273,11 +293,6 @@ impl Registrar {
             status = %record.status,
             "appeal registered"
         );
-        Ok(Registration {
-            record,
-            replayed: false,
-            event: Some(event),
-        })
     }
 }
 
@@ -294,6 +309,7 @@ fn replay(
         record: existing,
         replayed: true,
         event: None,
+        attachments: None,
     })
 }
 

@@ -1,8 +1,9 @@
 //! Registrations committed together. Gap-free numbers (reg 5.7) need the office's counter row
 //! locked from the number's allocation to the commit, so concurrent registrations queue on
 //! that lock, each paying a commit. Here one writer takes the registrations waiting at the
-//! moment, numbers and stores each inside its own savepoint (a refused one gives its number
-//! back), and commits them in one transaction: one lock wait and one disk flush per batch.
+//! moment, numbers and stores them, and commits them in one transaction: one lock wait and
+//! one disk flush per batch. When one is refused the batch is written again with a
+//! savepoint per appeal, so the refused one gives its number back and leaves no gap.
 //! Nobody is answered before the commit, so an acknowledged appeal is durable.
 
 use std::sync::Arc;
@@ -87,40 +88,34 @@ async fn write_batches(
 }
 
 async fn write_batch(registrar: &Registrar, batch: Vec<Pending>) {
-    let mut replies = Vec::with_capacity(batch.len());
-    let outcome: Result<(), sqlx::Error> = async {
-        let mut tx = registrar.pool.begin().await?;
-        for job in batch {
-            let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-            let result = registrar
-                .register_in(
-                    &mut savepoint,
-                    job.prepared,
-                    job.request_id.as_deref(),
-                    job.request_hash.clone(),
-                )
-                .instrument(job.span)
-                .await;
-            if result.is_ok() {
-                savepoint.commit().await?;
-            } else {
-                savepoint.rollback().await?;
+    // Most batches register every appeal: try them without savepoints (two round trips
+    // less each). If one is refused, nothing of the attempt is kept and the batch goes
+    // again with a savepoint per appeal, so a refused one gives its number back.
+    let outcome = match write_together(registrar, &batch).await {
+        Ok(Some(results)) => Ok(results),
+        Ok(None) => write_one_by_one(registrar, &batch).await,
+        Err(e) => Err(e),
+    };
+    let replies: Vec<_> = batch
+        .into_iter()
+        .map(|job| (job.request_id, job.request_hash, job.reply, job.span))
+        .collect();
+    let results = match outcome {
+        Ok(results) => results,
+        Err(e) => {
+            // Nothing of this batch was stored (numbers included); callers retry with their
+            // request_id.
+            tracing::warn!(error = %e, "registration batch rolled back");
+            for (_, _, reply, _) in replies {
+                let _ = reply.send(Err(RegisterError::Unavailable));
             }
-            replies.push((job.request_id, job.request_hash, job.reply, result));
+            return;
         }
-        tx.commit().await
-    }
-    .await;
-    if let Err(e) = outcome {
-        // Nothing of this batch was stored (numbers included); callers retry with their
-        // request_id.
-        tracing::warn!(error = %e, "registration batch rolled back");
-        for (_, _, reply, _) in replies {
-            let _ = reply.send(Err(RegisterError::Unavailable));
+    };
+    for ((request_id, request_hash, reply, span), result) in replies.into_iter().zip(results) {
+        if let Ok(registration) = &result {
+            span.in_scope(|| registration.report());
         }
-        return;
-    }
-    for (request_id, request_hash, reply, result) in replies {
         let answer = match (result, request_id) {
             // Another call with the same request_id was stored first: answer with its appeal.
             (Err(RegisterError::Db(e)), Some(rid)) if is_unique_violation(&e) => {
@@ -134,4 +129,65 @@ async fn write_batch(registrar: &Registrar, batch: Vec<Pending>) {
         };
         let _ = reply.send(answer);
     }
+}
+
+type Outcomes = Vec<Result<Registration, RegisterError>>;
+
+/// Every appeal of the batch in one transaction, no savepoints; `None` (and nothing
+/// kept) when one of them is refused.
+async fn write_together(
+    registrar: &Registrar,
+    batch: &[Pending],
+) -> Result<Option<Outcomes>, sqlx::Error> {
+    let mut tx = registrar.pool.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let result = registrar
+            .register_in(
+                &mut tx,
+                &job.prepared,
+                job.request_id.as_deref(),
+                job.request_hash.clone(),
+            )
+            .instrument(job.span.clone())
+            .await;
+        match result {
+            Ok(registration) => results.push(Ok(registration)),
+            Err(_) => {
+                tx.rollback().await?;
+                return Ok(None);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(results))
+}
+
+/// Each appeal of the batch in its own savepoint of one transaction.
+async fn write_one_by_one(
+    registrar: &Registrar,
+    batch: &[Pending],
+) -> Result<Outcomes, sqlx::Error> {
+    let mut tx = registrar.pool.begin().await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        let result = registrar
+            .register_in(
+                &mut savepoint,
+                &job.prepared,
+                job.request_id.as_deref(),
+                job.request_hash.clone(),
+            )
+            .instrument(job.span.clone())
+            .await;
+        if result.is_ok() {
+            savepoint.commit().await?;
+        } else {
+            savepoint.rollback().await?;
+        }
+        results.push(result);
+    }
+    tx.commit().await?;
+    Ok(results)
 }

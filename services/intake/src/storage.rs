@@ -204,17 +204,20 @@ pub async fn insert_appeal(
     Ok(())
 }
 
+/// Stores the attachments in order; returns what was stored, as `attachments_of` reads it.
 pub async fn insert_attachments(
     conn: &mut PgConnection,
     appeal_id: Uuid,
     rows: &[NewAttachmentRow<'_>],
-) -> Result<(), sqlx::Error> {
+) -> Result<Vec<AttachmentMeta>, sqlx::Error> {
+    let mut stored = Vec::with_capacity(rows.len());
     for (position, row) in rows.iter().enumerate() {
+        let id = Uuid::now_v7();
         sqlx::query(
             "INSERT INTO attachments (id, appeal_id, position, name, media_type, sha256, size_bytes, content) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
-        .bind(Uuid::now_v7())
+        .bind(id)
         .bind(appeal_id)
         .bind(position as i32)
         .bind(row.name)
@@ -224,8 +227,16 @@ pub async fn insert_attachments(
         .bind(row.content)
         .execute(&mut *conn)
         .await?;
+        stored.push(AttachmentMeta {
+            id,
+            appeal_id,
+            name: row.name.to_owned(),
+            media_type: row.media_type.to_owned(),
+            sha256: row.sha256.clone(),
+            size_bytes: row.content.len() as i64,
+        });
     }
-    Ok(())
+    Ok(stored)
 }
 
 pub async fn get_by_id(

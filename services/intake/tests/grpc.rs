@@ -177,6 +177,15 @@ async fn attachments_must_be_what_they_are_declared_to_be() {
     let appeal = resp.appeal.unwrap();
     assert_eq!(appeal.attachments.len(), 1);
     assert_eq!(appeal.attachments[0].media_type, "application/pdf");
+    // The answer describes the attachment as it was stored.
+    let stored = client
+        .get_appeal(pb::GetAppealRequest {
+            key: Some(pb::get_appeal_request::Key::Id(appeal.id.clone())),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.attachments, appeal.attachments);
 
     let err = client.register_appeal(with(PNG)).await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
