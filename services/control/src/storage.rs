@@ -106,10 +106,30 @@ pub async fn find_by_number(pool: &PgPool, number: &str) -> Result<Option<Appeal
     .await
 }
 
+/// A timeline entry: who did what, in words.
+#[derive(Debug, Clone, Copy)]
+pub struct Note<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub text: &'a str,
+}
+
 /// Writes every mutable column of `a` back.
 pub async fn save(conn: &mut PgConnection, a: &AppealRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE appeals SET registration_number = $2, kind = $3, language = $4, channel = $5, \
+    save_inner(conn, a, None).await
+}
+
+/// Saves the appeal and adds `note` at `at` to its timeline, in one statement.
+pub async fn save_noting(
+    conn: &mut PgConnection,
+    a: &AppealRow,
+    at: DateTime<Utc>,
+    note: Note<'_>,
+) -> Result<(), sqlx::Error> {
+    save_inner(conn, a, Some((at, note))).await
+}
+
+const SAVE_APPEAL: &str = "UPDATE appeals SET registration_number = $2, kind = $3, language = $4, channel = $5, \
          office = $6, received_at = $7, registered_at = $8, registered_on = $9, \
          external_source = $10, external_id = $11, status = $12, lead_body = $13, co_bodies = $14, \
          category = $15, routed_at = $16, assigned_at = $17, redirected_at = $18, \
@@ -117,40 +137,61 @@ pub async fn save(conn: &mut PgConnection, a: &AppealRow) -> Result<(), sqlx::Er
          extensions = $23, extended_at = $24, akim_control = $25, overdue = $26, \
          rework_count = $27, first_answered_at = $28, closed_at = $29, routing_sequence = $30, \
          updated_at = now() \
-         WHERE appeal_id = $1",
+         WHERE appeal_id = $1";
+
+static SAVE_APPEAL_NOTING: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "WITH noted AS (INSERT INTO timeline (appeal_id, at, actor, action, note) \
+         VALUES ($1, $31, $32, $33, $34)) {SAVE_APPEAL}"
     )
-    .bind(a.appeal_id)
-    .bind(&a.registration_number)
-    .bind(&a.kind)
-    .bind(&a.language)
-    .bind(&a.channel)
-    .bind(&a.office)
-    .bind(a.received_at)
-    .bind(a.registered_at)
-    .bind(a.registered_on)
-    .bind(&a.external_source)
-    .bind(&a.external_id)
-    .bind(&a.status)
-    .bind(&a.lead_body)
-    .bind(&a.co_bodies)
-    .bind(&a.category)
-    .bind(a.routed_at)
-    .bind(a.assigned_at)
-    .bind(a.redirected_at)
-    .bind(&a.redirected_to)
-    .bind(a.working_days)
-    .bind(a.initial_due_date)
-    .bind(a.due_date)
-    .bind(a.extensions)
-    .bind(a.extended_at)
-    .bind(a.akim_control)
-    .bind(a.overdue)
-    .bind(a.rework_count)
-    .bind(a.first_answered_at)
-    .bind(a.closed_at)
-    .bind(a.routing_sequence)
-    .execute(&mut *conn)
-    .await?;
+});
+
+async fn save_inner(
+    conn: &mut PgConnection,
+    a: &AppealRow,
+    note: Option<(DateTime<Utc>, Note<'_>)>,
+) -> Result<(), sqlx::Error> {
+    let sql = if note.is_some() {
+        SAVE_APPEAL_NOTING.as_str()
+    } else {
+        SAVE_APPEAL
+    };
+    let q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(a.appeal_id)
+        .bind(&a.registration_number)
+        .bind(&a.kind)
+        .bind(&a.language)
+        .bind(&a.channel)
+        .bind(&a.office)
+        .bind(a.received_at)
+        .bind(a.registered_at)
+        .bind(a.registered_on)
+        .bind(&a.external_source)
+        .bind(&a.external_id)
+        .bind(&a.status)
+        .bind(&a.lead_body)
+        .bind(&a.co_bodies)
+        .bind(&a.category)
+        .bind(a.routed_at)
+        .bind(a.assigned_at)
+        .bind(a.redirected_at)
+        .bind(&a.redirected_to)
+        .bind(a.working_days)
+        .bind(a.initial_due_date)
+        .bind(a.due_date)
+        .bind(a.extensions)
+        .bind(a.extended_at)
+        .bind(a.akim_control)
+        .bind(a.overdue)
+        .bind(a.rework_count)
+        .bind(a.first_answered_at)
+        .bind(a.closed_at)
+        .bind(a.routing_sequence);
+    let q = match note {
+        Some((at, n)) => q.bind(at).bind(n.actor).bind(n.action).bind(n.text),
+        None => q,
+    };
+    q.execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -460,44 +501,53 @@ const LETTER_COLUMNS: &str = "l.id, l.appeal_id, COALESCE(a.registration_number,
     l.sent_at, l.last_error";
 
 #[allow(clippy::too_many_arguments)]
-pub async fn insert_letter(
-    conn: &mut PgConnection,
-    id: Uuid,
-    appeal: Uuid,
-    kind: &str,
-    language: &str,
-    subject: &str,
-    body: &str,
-    at: DateTime<Utc>,
-    due_by: Option<NaiveDate>,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO letters (id, appeal_id, kind, language, subject, body, created_at, due_by, \
-         next_try_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $7)",
-    )
-    .bind(id)
-    .bind(appeal)
-    .bind(kind)
-    .bind(language)
-    .bind(subject)
-    .bind(body)
-    .bind(at)
-    .bind(due_by)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+/// A letter to store, with the timeline note that says it was written.
+pub struct NewLetter<'a> {
+    pub id: Uuid,
+    pub appeal: Uuid,
+    pub kind: &'a str,
+    pub language: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+    pub at: DateTime<Utc>,
+    pub due_by: Option<NaiveDate>,
+    /// Stored only when the appeal has no letter of this kind yet.
+    pub once: bool,
+    pub note: Note<'a>,
 }
 
-pub async fn letter_exists(
+/// Stores a letter and its timeline note in one statement; false when `once` and the
+/// appeal already had a letter of the kind (then nothing is stored).
+pub async fn insert_letter(
     conn: &mut PgConnection,
-    appeal: Uuid,
-    kind: &str,
+    l: &NewLetter<'_>,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM letters WHERE appeal_id = $1 AND kind = $2)")
-        .bind(appeal)
-        .bind(kind)
-        .fetch_one(&mut *conn)
-        .await
+    let stored: i64 = sqlx::query_scalar(
+        "WITH letter AS ( \
+           INSERT INTO letters (id, appeal_id, kind, language, subject, body, created_at, due_by, next_try_at) \
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $7 \
+           WHERE NOT ($9 AND EXISTS (SELECT 1 FROM letters WHERE appeal_id = $2 AND kind = $3)) \
+           RETURNING appeal_id), \
+         noted AS ( \
+           INSERT INTO timeline (appeal_id, at, actor, action, note) \
+           SELECT appeal_id, $7, $10, $11, $12 FROM letter) \
+         SELECT count(*) FROM letter",
+    )
+    .bind(l.id)
+    .bind(l.appeal)
+    .bind(l.kind)
+    .bind(l.language)
+    .bind(l.subject)
+    .bind(l.body)
+    .bind(l.at)
+    .bind(l.due_by)
+    .bind(l.once)
+    .bind(l.note.actor)
+    .bind(l.note.action)
+    .bind(l.note.text)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(stored == 1)
 }
 
 #[derive(Debug, Clone, Default)]

@@ -119,20 +119,22 @@ impl Control {
             a.external_source = Some(x.source.clone());
             a.external_id = Some(x.external_id.clone());
         }
-        storage::save(conn, &a).await?;
-        let at = a.registered_at.unwrap_or(now);
-        storage::add_timeline(
+        let note = format!("{} via {}", a.registration_number, a.channel);
+        storage::save_noting(
             conn,
-            id,
-            at,
-            "intake",
-            "registered",
-            &format!("{} via {}", a.registration_number, a.channel),
+            &a,
+            a.registered_at.unwrap_or(now),
+            storage::Note {
+                actor: "intake",
+                action: "registered",
+                text: &note,
+            },
         )
         .await?;
-        // An anonymous applicant has no address to write to.
+        // An anonymous applicant has no address to write to; a redelivered registration
+        // gets no second coupon.
         let anonymous = e.anonymous || e.applicant_type == "anonymous";
-        if !anonymous && !storage::letter_exists(conn, id, "registration_coupon").await? {
+        if !anonymous {
             let registered_at = a
                 .registered_at
                 .unwrap_or(now)
@@ -152,6 +154,7 @@ impl Control {
                 &fields,
                 due_by,
                 now,
+                true,
             )
             .await?;
         }
@@ -256,25 +259,27 @@ impl Control {
         a.overdue = kz_date(now) > due;
         a.redirected_at = None;
         a.redirected_to = None;
-        storage::save(conn, &a).await?;
-        self.reschedule(conn, &cal, &policy, &a, now).await?;
         let co_note = if a.co_bodies.is_empty() {
             String::new()
         } else {
             format!(", co-executors {}", a.co_bodies.join(", "))
         };
-        storage::add_timeline(
+        let note = format!(
+            "lead {}{co_note}; category {}; due {due} ({working_days} working days)",
+            e.lead_executor, e.category
+        );
+        storage::save_noting(
             conn,
-            id,
+            &a,
             now,
-            &e.decided_by,
-            if reassigned { "reassigned" } else { "assigned" },
-            &format!(
-                "lead {}{co_note}; category {}; due {due} ({working_days} working days)",
-                e.lead_executor, e.category
-            ),
+            storage::Note {
+                actor: &e.decided_by,
+                action: if reassigned { "reassigned" } else { "assigned" },
+                text: &note,
+            },
         )
         .await?;
+        self.reschedule(conn, &cal, &policy, &a, now).await?;
         enqueue(conn, &events::assigned(&a, now, reassigned)).await?;
         Ok(())
     }
@@ -352,8 +357,16 @@ impl Control {
             )
             .ok()
         });
-        self.write_letter(conn, &a, LetterKind::Redirection, &fields, due_by, now)
-            .await?;
+        self.write_letter(
+            conn,
+            &a,
+            LetterKind::Redirection,
+            &fields,
+            due_by,
+            now,
+            false,
+        )
+        .await?;
         Ok(())
     }
 
@@ -677,8 +690,16 @@ impl Control {
         let due_by = cal
             .add_working_days_lenient(kz_date(now), policy.extension_notice_working_days)
             .ok();
-        self.write_letter(&mut tx, &a, LetterKind::Extension, &fields, due_by, now)
-            .await?;
+        self.write_letter(
+            &mut tx,
+            &a,
+            LetterKind::Extension,
+            &fields,
+            due_by,
+            now,
+            false,
+        )
+        .await?;
         tx.commit().await?;
         Ok(a)
     }
@@ -735,8 +756,16 @@ impl Control {
             ),
             ("lead_body", answer.body.clone()),
         ]);
-        self.write_letter(tx, &a, LetterKind::Answer, &fields, Some(kz_date(now)), now)
-            .await?;
+        self.write_letter(
+            tx,
+            &a,
+            LetterKind::Answer,
+            &fields,
+            Some(kz_date(now)),
+            now,
+            false,
+        )
+        .await?;
         Ok(a)
     }
 
@@ -818,7 +847,9 @@ impl Control {
         storage::replace_jobs(tx, a.appeal_id, now, &jobs).await
     }
 
-    /// Renders and stores a letter, and publishes `applicant.notified`.
+    /// Renders and stores a letter, and publishes `applicant.notified`. With `once`, nothing
+    /// happens when the appeal already has a letter of this kind.
+    #[allow(clippy::too_many_arguments)]
     async fn write_letter(
         &self,
         tx: &mut PgConnection,
@@ -827,31 +858,35 @@ impl Control {
         fields: &BTreeMap<&str, String>,
         due_by: Option<NaiveDate>,
         now: DateTime<Utc>,
+        once: bool,
     ) -> Result<(), ControlError> {
         let letter = letters::render(kind, &a.language, fields)
             .map_err(|e| ControlError::Precondition(e.to_string()))?;
         let id = Uuid::now_v7();
-        storage::insert_letter(
+        let note = format!("{} letter ({}) {id}", kind.as_str(), letter.language);
+        let stored = storage::insert_letter(
             tx,
-            id,
-            a.appeal_id,
-            kind.as_str(),
-            letter.language,
-            &letter.subject,
-            &letter.body,
-            now,
-            due_by,
+            &storage::NewLetter {
+                id,
+                appeal: a.appeal_id,
+                kind: kind.as_str(),
+                language: letter.language,
+                subject: &letter.subject,
+                body: &letter.body,
+                at: now,
+                due_by,
+                once,
+                note: storage::Note {
+                    actor: SYSTEM,
+                    action: "letter_written",
+                    text: &note,
+                },
+            },
         )
         .await?;
-        storage::add_timeline(
-            tx,
-            a.appeal_id,
-            now,
-            SYSTEM,
-            "letter_written",
-            &format!("{} letter ({}) {id}", kind.as_str(), letter.language),
-        )
-        .await?;
+        if !stored {
+            return Ok(());
+        }
         enqueue(
             tx,
             &events::applicant_notified(a, id, kind.as_str(), letter.language, now, due_by),

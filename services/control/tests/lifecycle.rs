@@ -657,3 +657,59 @@ async fn rerouting_reassigns_keeps_history_and_ignores_older_decisions() {
 
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registration_told_twice_gets_one_coupon() {
+    let env = TestEnv::new().await.unwrap();
+    let clock = Arc::new(ManualClock::new(march_18()));
+    let running = start(&env, settings_for(&env), clock).await;
+    let mut client = running.client().await;
+    let id = uuid::Uuid::now_v7().to_string();
+    let number = "ALM-2026-000150";
+    // The same registration under two message ids (an upstream republish).
+    for _ in 0..2 {
+        publish(
+            &env,
+            "appeal.registered",
+            &id,
+            &registered(&id, number, march_18(), "ru"),
+        )
+        .await;
+    }
+    publish(
+        &env,
+        "appeal.routed",
+        &id,
+        &routed(&id, number, march_18(), "ALM-ROADS", &[]),
+    )
+    .await;
+    wait_status(&mut client, &id, "assigned").await;
+
+    let pool = pool(&env).await;
+    let appeal = uuid::Uuid::parse_str(&id).unwrap();
+    let coupons: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM letters WHERE appeal_id = $1 AND kind = 'registration_coupon'",
+    )
+    .bind(appeal)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(coupons, 1);
+    let noted: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM timeline WHERE appeal_id = $1 ORDER BY at, id")
+            .bind(appeal)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        noted.iter().filter(|a| *a == "letter_written").count(),
+        1,
+        "{noted:?}"
+    );
+    assert_eq!(
+        noted.last().map(String::as_str),
+        Some("assigned"),
+        "{noted:?}"
+    );
+    running.stop().await;
+}
