@@ -461,11 +461,18 @@ pub async fn insert_appeal(tx: &mut PgConnection, a: &AppealRecord) -> Result<()
 
 /// Makes `d` the appeal's current decision.
 pub async fn insert_decision(tx: &mut PgConnection, d: &DecisionRecord) -> Result<(), sqlx::Error> {
+    // One statement: the decision, and the appeal row pointing at it. The first decision
+    // finds the row as it was just inserted: no new row version (the appeal row is wide,
+    // and every version adds entries to all its indexes).
     sqlx::query(
-        "INSERT INTO decisions (appeal_id, sequence, outcome, category, confidence, lead_executor,
-             co_executors, decided_by, classified_by, decided_by_user, reason_code, reason, to_body,
-             explanation_kk, explanation_ru, legal_basis, notify_by, event_id, decided_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
+        "WITH decided AS (
+             INSERT INTO decisions (appeal_id, sequence, outcome, category, confidence, lead_executor,
+                 co_executors, decided_by, classified_by, decided_by_user, reason_code, reason, to_body,
+                 explanation_kk, explanation_ru, legal_basis, notify_by, event_id, decided_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19))
+         UPDATE appeals SET category = $4, outcome = $3, current_sequence = $2
+         WHERE appeal_id = $1
+           AND (category IS DISTINCT FROM $4 OR outcome <> $3 OR current_sequence <> $2)",
     )
     .bind(d.appeal_id)
     .bind(d.sequence)
@@ -486,19 +493,6 @@ pub async fn insert_decision(tx: &mut PgConnection, d: &DecisionRecord) -> Resul
     .bind(d.notify_by)
     .bind(d.event_id)
     .bind(d.decided_at)
-    .execute(&mut *tx)
-    .await?;
-    sqlx::query(
-        // The first decision finds the row as it was just inserted: no new row version (the
-        // appeal row is wide, and every version adds entries to all its indexes).
-        "UPDATE appeals SET category = $2, outcome = $3, current_sequence = $4 \
-         WHERE appeal_id = $1 \
-           AND (category IS DISTINCT FROM $2 OR outcome <> $3 OR current_sequence <> $4)",
-    )
-    .bind(d.appeal_id)
-    .bind(&d.category)
-    .bind(&d.outcome)
-    .bind(d.sequence)
     .execute(&mut *tx)
     .await?;
     Ok(())
