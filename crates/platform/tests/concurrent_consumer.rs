@@ -259,6 +259,33 @@ async fn wait_until_drained(vhost: &str, queue: &str) {
     panic!("the queue did not drain");
 }
 
+/// Runs a one-lane consumer (batches of up to 32) until `rows` messages are applied and
+/// the queue is empty, then stops it.
+async fn consume_until_drained(env: &Env, spec: &QueueSpec, handler: Arc<Recorder>, rows: i64) {
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(env.consumer(spec, handler, 1, 32).run(shutdown.clone()));
+    wait_for_rows(&env.pool, rows).await;
+    wait_until_drained(&env.name, &spec.name).await;
+    shutdown.cancel();
+    running.await.unwrap();
+}
+
+/// The parked queue of `spec` holds `message_id`.
+async fn assert_parked(ch: &lapin::Channel, spec: &QueueSpec, message_id: &str) {
+    let parked = ch
+        .basic_get(
+            spec.parked_queue().as_str().into(),
+            lapin::options::BasicGetOptions::default(),
+        )
+        .await
+        .unwrap()
+        .expect("the poison is parked");
+    assert_eq!(
+        parked.properties.message_id().as_ref().map(|m| m.as_str()),
+        Some(message_id)
+    );
+}
+
 async fn wait_for_rows(pool: &PgPool, n: i64) {
     for _ in 0..1200 {
         let count: i64 = sqlx::query_scalar("SELECT count(*) FROM applied")
@@ -373,14 +400,7 @@ async fn a_failure_inside_a_batch_leaves_the_others_applied_once_and_in_order() 
     publish(&conn, "b-13", "s", 13).await;
     publish(&conn, "b-13", "s", 13).await;
 
-    let handler = Arc::new(Recorder::default());
-    let shutdown = CancellationToken::new();
-    let consumer = env.consumer(&spec, handler, 1, 32);
-    let running = tokio::spawn(consumer.run(shutdown.clone()));
-    wait_for_rows(&env.pool, 12).await;
-    wait_until_drained(&env.name, &spec.name).await;
-    shutdown.cancel();
-    running.await.unwrap();
+    consume_until_drained(&env, &spec, Arc::new(Recorder::default()), 12).await;
 
     let applied: Vec<i32> = sqlx::query_scalar("SELECT n FROM applied ORDER BY seq")
         .fetch_all(&env.pool)
@@ -402,18 +422,7 @@ async fn a_failure_inside_a_batch_leaves_the_others_applied_once_and_in_order() 
         !inbox.contains(&"b-6".to_owned()),
         "the poison left no inbox row"
     );
-    let parked = ch
-        .basic_get(
-            spec.parked_queue().as_str().into(),
-            lapin::options::BasicGetOptions::default(),
-        )
-        .await
-        .unwrap()
-        .expect("the poison is parked");
-    assert_eq!(
-        parked.properties.message_id().as_ref().map(|m| m.as_str()),
-        Some("b-6")
-    );
+    assert_parked(&ch, &spec, "b-6").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,15 +446,7 @@ async fn a_handler_applies_new_messages_of_a_batch_at_once_or_one_by_one_after_a
         publish(&conn, &format!("w-{n}"), "s", n).await;
     }
     publish(&conn, "w-10", "s", 10).await;
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(
-        env.consumer(&spec, handler.clone(), 1, 32)
-            .run(shutdown.clone()),
-    );
-    wait_for_rows(&env.pool, 10).await;
-    wait_until_drained(&env.name, &spec.name).await;
-    shutdown.cancel();
-    running.await.unwrap();
+    consume_until_drained(&env, &spec, handler.clone(), 10).await;
     assert_eq!(applied().await, (1..=10).collect::<Vec<_>>());
     let batches = handler.batches.lock().unwrap().clone();
     assert!(
@@ -463,15 +464,7 @@ async fn a_handler_applies_new_messages_of_a_batch_at_once_or_one_by_one_after_a
         let subject = if n == 13 { "poison" } else { "s" };
         publish(&conn, &format!("w-{n}"), subject, n).await;
     }
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(
-        env.consumer(&spec, handler.clone(), 1, 32)
-            .run(shutdown.clone()),
-    );
-    wait_for_rows(&env.pool, 14).await;
-    wait_until_drained(&env.name, &spec.name).await;
-    shutdown.cancel();
-    running.await.unwrap();
+    consume_until_drained(&env, &spec, handler.clone(), 14).await;
     let expected: Vec<i32> = (1..=15).filter(|n| *n != 13).collect();
     assert_eq!(applied().await, expected, "the others once each, in order");
     let inbox: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox WHERE consumer = 'test.whole'")
@@ -479,16 +472,5 @@ async fn a_handler_applies_new_messages_of_a_batch_at_once_or_one_by_one_after_a
         .await
         .unwrap();
     assert_eq!(inbox, 14);
-    let parked = ch
-        .basic_get(
-            spec.parked_queue().as_str().into(),
-            lapin::options::BasicGetOptions::default(),
-        )
-        .await
-        .unwrap()
-        .expect("the poison is parked");
-    assert_eq!(
-        parked.properties.message_id().as_ref().map(|m| m.as_str()),
-        Some("w-13")
-    );
+    assert_parked(&ch, &spec, "w-13").await;
 }

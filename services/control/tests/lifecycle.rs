@@ -292,21 +292,7 @@ async fn extension_once_within_two_months_and_akim_control_sign_off() {
     let mut client = running.client().await;
     let id = uuid::Uuid::now_v7().to_string();
     let number = "ALM-2026-000102";
-    publish(
-        &env,
-        "appeal.registered",
-        &id,
-        &registered(&id, number, march_18(), "en"),
-    )
-    .await;
-    publish(
-        &env,
-        "appeal.routed",
-        &id,
-        &routed(&id, number, march_18(), "ALM-LAND", &[]),
-    )
-    .await;
-    wait_status(&mut client, &id, "assigned").await;
+    register_and_route(&env, &mut client, &id, number, "en", "ALM-LAND").await;
 
     let extend = |due: &str, role: &str| {
         as_user(
@@ -667,23 +653,14 @@ async fn a_registration_told_twice_gets_one_coupon() {
     let id = uuid::Uuid::now_v7().to_string();
     let number = "ALM-2026-000150";
     // The same registration under two message ids (an upstream republish).
-    for _ in 0..2 {
-        publish(
-            &env,
-            "appeal.registered",
-            &id,
-            &registered(&id, number, march_18(), "ru"),
-        )
-        .await;
-    }
     publish(
         &env,
-        "appeal.routed",
+        "appeal.registered",
         &id,
-        &routed(&id, number, march_18(), "ALM-ROADS", &[]),
+        &registered(&id, number, march_18(), "ru"),
     )
     .await;
-    wait_status(&mut client, &id, "assigned").await;
+    register_and_route(&env, &mut client, &id, number, "ru", "ALM-ROADS").await;
 
     let pool = pool(&env).await;
     let appeal = uuid::Uuid::parse_str(&id).unwrap();

@@ -133,6 +133,22 @@ async fn write_batch(registrar: &Registrar, batch: Vec<Pending>) {
 
 type Outcomes = Vec<Result<Registration, RegisterError>>;
 
+async fn register_one(
+    registrar: &Registrar,
+    conn: &mut sqlx::PgConnection,
+    job: &Pending,
+) -> Result<Registration, RegisterError> {
+    registrar
+        .register_in(
+            conn,
+            &job.prepared,
+            job.request_id.as_deref(),
+            job.request_hash.clone(),
+        )
+        .instrument(job.span.clone())
+        .await
+}
+
 /// Every appeal of the batch in one transaction, no savepoints; `None` (and nothing
 /// kept) when one of them is refused.
 async fn write_together(
@@ -142,15 +158,7 @@ async fn write_together(
     let mut tx = registrar.pool.begin().await?;
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
-        let result = registrar
-            .register_in(
-                &mut tx,
-                &job.prepared,
-                job.request_id.as_deref(),
-                job.request_hash.clone(),
-            )
-            .instrument(job.span.clone())
-            .await;
+        let result = register_one(registrar, &mut tx, job).await;
         match result {
             Ok(registration) => results.push(Ok(registration)),
             Err(_) => {
@@ -172,15 +180,7 @@ async fn write_one_by_one(
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-        let result = registrar
-            .register_in(
-                &mut savepoint,
-                &job.prepared,
-                job.request_id.as_deref(),
-                job.request_hash.clone(),
-            )
-            .instrument(job.span.clone())
-            .await;
+        let result = register_one(registrar, &mut savepoint, job).await;
         if result.is_ok() {
             savepoint.commit().await?;
         } else {

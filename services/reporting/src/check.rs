@@ -27,21 +27,7 @@ pub const ROLLUPS: &[Rollup] = &[
     Rollup {
         table: "body_activity",
         keys: &["body"],
-        values: &[
-            "assigned",
-            "answered",
-            "on_time",
-            "late",
-            "answer_days",
-            "overdue",
-            "returned",
-            "extended",
-            "closed",
-            "instructions_issued",
-            "instructions_completed",
-            "instructions_late",
-            "instructions_overdue",
-        ],
+        values: &crate::domain::rollup::BODY_COUNTERS,
     },
     Rollup {
         table: "reception_activity",

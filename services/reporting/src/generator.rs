@@ -420,21 +420,7 @@ async fn write_rollups(conn: &mut sqlx::PgConnection, r: Rollups) -> Result<(), 
         &text,
     )
     .await?;
-    let columns = [
-        "assigned",
-        "answered",
-        "on_time",
-        "late",
-        "answer_days",
-        "overdue",
-        "returned",
-        "extended",
-        "closed",
-        "instructions_issued",
-        "instructions_completed",
-        "instructions_late",
-        "instructions_overdue",
-    ];
+    let columns = crate::domain::rollup::BODY_COUNTERS;
     let mut monthly_bodies: HashMap<(NaiveDate, String), [i64; 13]> = HashMap::new();
     text.clear();
     let line = |text: &mut String, grain: char, day: &NaiveDate, body: &str, v: &[i64; 13]| {

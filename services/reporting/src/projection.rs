@@ -11,7 +11,7 @@ use crate::domain::event::{
     self, Fact, InstructionMark, Occurred, ReceptionMark, Registered, StatusMark, local_day,
 };
 use crate::domain::period::month_start;
-use crate::domain::rollup::{BodyDelta, Counts, Rollups};
+use crate::domain::rollup::{BODY_COUNTERS, BodyDelta, Counts, Rollups};
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
@@ -105,22 +105,6 @@ pub async fn rebuild(conn: &mut PgConnection) -> Result<u64, sqlx::Error> {
 
 const COUNTS_UPSERT: &str = "appeals = {t}.appeals + EXCLUDED.appeals, \
      repeated = {t}.repeated + EXCLUDED.repeated, collective = {t}.collective + EXCLUDED.collective";
-
-const BODY_COUNTERS: [&str; 13] = [
-    "assigned",
-    "answered",
-    "on_time",
-    "late",
-    "answer_days",
-    "overdue",
-    "returned",
-    "extended",
-    "closed",
-    "instructions_issued",
-    "instructions_completed",
-    "instructions_late",
-    "instructions_overdue",
-];
 
 /// The statement that adds pending roll-up changes to the three tables: each table's rows
 /// as parallel arrays, all in one round trip.

@@ -209,6 +209,33 @@ pub fn as_user<T>(msg: T, user: &str, role: &str, body: Option<&str>) -> tonic::
 }
 
 /// Waits until the appeal exists with the given status.
+/// Publishes the appeal's registration (in `language`, on 18 March) and its routing to
+/// `lead` alone, and waits until control has assigned it.
+pub async fn register_and_route(
+    env: &TestEnv,
+    client: &mut ControlServiceClient<bakylau_testkit::auth::AuthChannel>,
+    id: &str,
+    number: &str,
+    language: &str,
+    lead: &str,
+) -> bakylau_proto::control::v1::Assignment {
+    publish(
+        env,
+        "appeal.registered",
+        id,
+        &registered(id, number, march_18(), language),
+    )
+    .await;
+    publish(
+        env,
+        "appeal.routed",
+        id,
+        &routed(id, number, march_18(), lead, &[]),
+    )
+    .await;
+    wait_status(client, id, "assigned").await
+}
+
 pub async fn wait_status(
     client: &mut ControlServiceClient<bakylau_testkit::auth::AuthChannel>,
     id: &str,

@@ -34,6 +34,23 @@ impl Counts {
     }
 }
 
+/// The counter columns of `body_activity`, in the order of [`BodyDelta::columns`].
+pub const BODY_COUNTERS: [&str; 13] = [
+    "assigned",
+    "answered",
+    "on_time",
+    "late",
+    "answer_days",
+    "overdue",
+    "returned",
+    "extended",
+    "closed",
+    "instructions_issued",
+    "instructions_completed",
+    "instructions_late",
+    "instructions_overdue",
+];
+
 /// What a body did on a day.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct BodyDelta {
@@ -53,7 +70,7 @@ pub struct BodyDelta {
 }
 
 impl BodyDelta {
-    /// The counters in the order of `body_activity`'s columns.
+    /// The counters in the order of [`BODY_COUNTERS`].
     pub fn columns(&self) -> [i64; 13] {
         [
             self.assigned,
