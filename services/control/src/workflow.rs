@@ -154,7 +154,6 @@ impl Control {
                 &fields,
                 due_by,
                 now,
-                true,
             )
             .await?;
         }
@@ -357,16 +356,8 @@ impl Control {
             )
             .ok()
         });
-        self.write_letter(
-            conn,
-            &a,
-            LetterKind::Redirection,
-            &fields,
-            due_by,
-            now,
-            false,
-        )
-        .await?;
+        self.write_letter(conn, &a, LetterKind::Redirection, &fields, due_by, now)
+            .await?;
         Ok(())
     }
 
@@ -690,16 +681,8 @@ impl Control {
         let due_by = cal
             .add_working_days_lenient(kz_date(now), policy.extension_notice_working_days)
             .ok();
-        self.write_letter(
-            &mut tx,
-            &a,
-            LetterKind::Extension,
-            &fields,
-            due_by,
-            now,
-            false,
-        )
-        .await?;
+        self.write_letter(&mut tx, &a, LetterKind::Extension, &fields, due_by, now)
+            .await?;
         tx.commit().await?;
         Ok(a)
     }
@@ -756,16 +739,8 @@ impl Control {
             ),
             ("lead_body", answer.body.clone()),
         ]);
-        self.write_letter(
-            tx,
-            &a,
-            LetterKind::Answer,
-            &fields,
-            Some(kz_date(now)),
-            now,
-            false,
-        )
-        .await?;
+        self.write_letter(tx, &a, LetterKind::Answer, &fields, Some(kz_date(now)), now)
+            .await?;
         Ok(a)
     }
 
@@ -847,9 +822,8 @@ impl Control {
         storage::replace_jobs(tx, a.appeal_id, now, &jobs).await
     }
 
-    /// Renders and stores a letter, and publishes `applicant.notified`. With `once`, nothing
-    /// happens when the appeal already has a letter of this kind.
-    #[allow(clippy::too_many_arguments)]
+    /// Renders and stores a letter, and publishes `applicant.notified`. Nothing happens for
+    /// a kind sent once per appeal that the appeal already has.
     async fn write_letter(
         &self,
         tx: &mut PgConnection,
@@ -858,7 +832,6 @@ impl Control {
         fields: &BTreeMap<&str, String>,
         due_by: Option<NaiveDate>,
         now: DateTime<Utc>,
-        once: bool,
     ) -> Result<(), ControlError> {
         let letter = letters::render(kind, &a.language, fields)
             .map_err(|e| ControlError::Precondition(e.to_string()))?;
@@ -875,7 +848,7 @@ impl Control {
                 body: &letter.body,
                 at: now,
                 due_by,
-                once,
+                once: kind.once_per_appeal(),
                 note: storage::Note {
                     actor: SYSTEM,
                     action: "letter_written",

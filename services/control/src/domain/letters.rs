@@ -33,6 +33,12 @@ impl LetterKind {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
 
+    /// An appeal gets one registration coupon, however often its registration is told;
+    /// redirections, extensions and answers can each happen more than once.
+    pub fn once_per_appeal(self) -> bool {
+        matches!(self, LetterKind::RegistrationCoupon)
+    }
+
     /// Placeholders the template of this kind uses.
     pub fn fields(self) -> &'static [&'static str] {
         match self {
@@ -143,6 +149,15 @@ fn fill(text: &str, fields: &BTreeMap<&str, String>) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_registration_coupon_is_sent_once_per_appeal() {
+        let once: Vec<LetterKind> = LetterKind::ALL
+            .into_iter()
+            .filter(|k| k.once_per_appeal())
+            .collect();
+        assert_eq!(once, [LetterKind::RegistrationCoupon]);
+    }
 
     fn all_fields(kind: LetterKind) -> BTreeMap<&'static str, String> {
         kind.fields()
