@@ -26,7 +26,7 @@ pub mod consumer;
 pub mod outbox;
 
 pub use consumer::{Consumer, Handler, HandlerError, IncomingMessage, receive_span};
-pub use outbox::{OutboxMessage, OutboxRelay, enqueue};
+pub use outbox::{OutboxMessage, OutboxRelay, enqueue, enqueue_all};
 
 /// Domain events, routing key = event type.
 pub const EVENTS_EXCHANGE: &str = "bakylau.events";

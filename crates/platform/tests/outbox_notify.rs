@@ -66,3 +66,75 @@ async fn an_outbox_row_notifies_its_own_schema_only() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn messages_enqueued_together_keep_their_order_and_headers() {
+    let name = format!("bakylau_on_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let settings = DatabaseSettings {
+        url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        ..Default::default()
+    };
+    let pool = db::connect(&settings, "batch").await.unwrap();
+    db::migrate(&pool, "batch", &sqlx::migrate::Migrator::DEFAULT)
+        .await
+        .unwrap();
+    let mut listener = PgListener::connect_with(&pool).await.unwrap();
+    listener.listen("bakylau_outbox:batch").await.unwrap();
+
+    let messages: Vec<OutboxMessage> = (0..3u8)
+        .map(|i| {
+            let mut m =
+                OutboxMessage::reply("nowhere", &format!("c{i}"), "t", "text/plain", vec![i]);
+            m.headers.insert("n".into(), i.to_string());
+            m
+        })
+        .collect();
+    let mut tx = pool.begin().await.unwrap();
+    bakylau_platform::broker::enqueue_all(&mut tx, &[])
+        .await
+        .unwrap();
+    bakylau_platform::broker::enqueue_all(&mut tx, &messages)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let rows: Vec<(uuid::Uuid, Option<String>, serde_json::Value, Vec<u8>)> = sqlx::query_as(
+        "SELECT message_id, correlation_id, headers, payload FROM outbox ORDER BY id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            (
+                m.message_id,
+                m.correlation_id.clone(),
+                serde_json::json!({ "n": m.headers["n"] }),
+                m.payload.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected);
+    let woken = tokio::time::timeout(Duration::from_secs(5), listener.recv())
+        .await
+        .expect("the relay is woken")
+        .unwrap();
+    assert_eq!(woken.channel(), "bakylau_outbox:batch");
+
+    drop(listener);
+    pool.close().await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}

@@ -110,21 +110,66 @@ impl OutboxMessage {
 pub async fn enqueue(conn: &mut PgConnection, message: &OutboxMessage) -> Result<(), sqlx::Error> {
     let mut headers = message.headers.clone();
     headers.extend(telemetry::current_trace_context());
-    // One round trip: the row and the notification (delivered only on commit).
+    write_rows(conn, &[(message, headers)]).await
+}
+
+/// Writes several messages with one statement, in order. Each keeps the headers it has: a
+/// handler applying a batch makes each message inside the span of the delivery it answers
+/// and calls [`OutboxMessage::in_current_trace`] there, so each trace goes on.
+pub async fn enqueue_all(
+    conn: &mut PgConnection,
+    messages: &[OutboxMessage],
+) -> Result<(), sqlx::Error> {
+    let rows: Vec<_> = messages.iter().map(|m| (m, m.headers.clone())).collect();
+    write_rows(conn, &rows).await
+}
+
+impl OutboxMessage {
+    /// Adds the trace context of the current span (`enqueue` does this itself).
+    pub fn in_current_trace(mut self) -> Self {
+        self.headers.extend(telemetry::current_trace_context());
+        self
+    }
+}
+
+async fn write_rows(
+    conn: &mut PgConnection,
+    rows: &[(&OutboxMessage, HashMap<String, String>)],
+) -> Result<(), sqlx::Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let column = |f: fn(&OutboxMessage) -> &String| -> Vec<&str> {
+        rows.iter().map(|(m, _)| f(m).as_str()).collect()
+    };
+    // One round trip: the rows and one notification (delivered only on commit).
     sqlx::query(
-        "WITH row AS (INSERT INTO outbox (message_id, exchange, routing_key, message_type, \
+        "WITH rows AS (INSERT INTO outbox (message_id, exchange, routing_key, message_type, \
          content_type, correlation_id, headers, payload) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING 1) \
-         SELECT pg_notify($9 || current_schema(), '') FROM row",
+         SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::jsonb[], $8::bytea[]) RETURNING 1) \
+         SELECT pg_notify($9 || current_schema(), '') WHERE EXISTS (SELECT FROM rows)",
     )
-    .bind(message.message_id)
-    .bind(&message.exchange)
-    .bind(&message.routing_key)
-    .bind(&message.message_type)
-    .bind(&message.content_type)
-    .bind(&message.correlation_id)
-    .bind(sqlx::types::Json(&headers))
-    .bind(&message.payload)
+    .bind(rows.iter().map(|(m, _)| m.message_id).collect::<Vec<_>>())
+    .bind(column(|m| &m.exchange))
+    .bind(column(|m| &m.routing_key))
+    .bind(column(|m| &m.message_type))
+    .bind(column(|m| &m.content_type))
+    .bind(
+        rows.iter()
+            .map(|(m, _)| m.correlation_id.as_deref())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|(_, h)| sqlx::types::Json(h))
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        rows.iter()
+            .map(|(m, _)| m.payload.as_slice())
+            .collect::<Vec<_>>(),
+    )
     .bind(NOTIFY_CHANNEL_PREFIX)
     .execute(&mut *conn)
     .await?;
