@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use bakylau_platform::broker::{
-    EVENTS_EXCHANGE, Handler, HandlerError, IncomingMessage, QueueSpec,
+    EVENTS_EXCHANGE, Handler, HandlerError, IncomingMessage, QueueSpec, receive_span,
 };
 use bakylau_proto::events::v1 as ev;
 use prost::Message as _;
 use sqlx::PgConnection;
 
-use crate::engine::{Engine, EngineError, Routed};
+use crate::engine::{Engine, EngineError, Registered};
 use crate::events::APPEAL_REGISTERED;
 
 pub const APPEALS_QUEUE: &str = "routing.appeals";
@@ -55,12 +55,49 @@ impl Handler for RegisteredHandler {
         message: &IncomingMessage,
     ) -> Result<(), HandlerError> {
         let event = decode_registered(&message.body).map_err(HandlerError::Permanent)?;
-        match self.engine.route_registered(tx, &event).await {
-            Ok(Routed::Decided { .. }) | Ok(Routed::AlreadyDecided) => Ok(()),
-            Err(EngineError::BadEvent(reason)) => Err(HandlerError::Permanent(reason)),
-            Err(EngineError::Db(e)) => Err(e.into()),
-            Err(EngineError::Storage(crate::storage::StorageError::Db(e))) => Err(e.into()),
-            Err(e) => Err(HandlerError::Transient(e.to_string())),
-        }
+        let batch = [Registered {
+            event: &event,
+            span: tracing::Span::current(),
+        }];
+        self.engine
+            .route_registered(tx, &batch)
+            .await
+            .map_err(failure)
+    }
+
+    /// The waiting deliveries of a lane decided together (one statement per kind of row);
+    /// any failure, such as one unreadable event, sends them one by one.
+    async fn handle_batch(
+        &self,
+        tx: &mut PgConnection,
+        messages: &[&IncomingMessage],
+    ) -> Result<bool, HandlerError> {
+        let events = messages
+            .iter()
+            .map(|m| decode_registered(&m.body))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(HandlerError::Permanent)?;
+        let batch: Vec<Registered<'_>> = events
+            .iter()
+            .zip(messages)
+            .map(|(event, m)| Registered {
+                event,
+                span: receive_span(APPEALS_QUEUE, m),
+            })
+            .collect();
+        self.engine
+            .route_registered(tx, &batch)
+            .await
+            .map_err(failure)?;
+        Ok(true)
+    }
+}
+
+fn failure(e: EngineError) -> HandlerError {
+    match e {
+        EngineError::BadEvent(reason) => HandlerError::Permanent(reason),
+        EngineError::Db(e) => e.into(),
+        EngineError::Storage(crate::storage::StorageError::Db(e)) => e.into(),
+        e => HandlerError::Transient(e.to_string()),
     }
 }

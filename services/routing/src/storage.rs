@@ -384,7 +384,7 @@ pub struct DecisionRecord {
 }
 
 fn appeal_from_row(r: &sqlx::postgres::PgRow) -> Result<AppealRecord, sqlx::Error> {
-    let signature: Vec<i64> = r.try_get("signature")?;
+    let signature: Vec<u8> = r.try_get("signature")?;
     let Json(locality): Json<LocalityRecord> = r.try_get("locality")?;
     Ok(AppealRecord {
         appeal_id: r.try_get("appeal_id")?,
@@ -400,24 +400,24 @@ fn appeal_from_row(r: &sqlx::postgres::PgRow) -> Result<AppealRecord, sqlx::Erro
         locality,
         external_source: r.try_get("external_source")?,
         external_id: r.try_get("external_id")?,
-        signature: signature.into_iter().map(|v| v as u32).collect(),
+        signature: unpack_signature(&signature),
         category: r.try_get("category")?,
         outcome: r.try_get("outcome")?,
         current_sequence: r.try_get("current_sequence")?,
     })
 }
 
-/// Whether the appeal is already decided, and the reference data's version: one round trip
-/// at the start of every decision.
+/// Which of these appeals are already decided, and the reference data's version: one
+/// round trip at the start of every batch of decisions.
 pub async fn decided_and_reference_version(
     conn: &mut PgConnection,
-    appeal_id: Uuid,
-) -> Result<(bool, i64), sqlx::Error> {
+    appeal_ids: &[Uuid],
+) -> Result<(Vec<Uuid>, i64), sqlx::Error> {
     sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM appeals WHERE appeal_id = $1), \
+        "SELECT ARRAY(SELECT appeal_id FROM appeals WHERE appeal_id = ANY($1)), \
          (SELECT version FROM reference_version)",
     )
-    .bind(appeal_id)
+    .bind(appeal_ids)
     .fetch_one(&mut *conn)
     .await
 }
@@ -429,31 +429,107 @@ pub async fn appeal_exists(conn: &mut PgConnection, appeal_id: Uuid) -> Result<b
         .await
 }
 
-pub async fn insert_appeal(tx: &mut PgConnection, a: &AppealRecord) -> Result<(), sqlx::Error> {
-    let signature: Vec<i64> = a.signature.iter().map(|&v| i64::from(v)).collect();
+/// The MinHash signature as stored: 4 big-endian bytes per value.
+pub fn pack_signature(signature: &[u32]) -> Vec<u8> {
+    signature.iter().flat_map(|v| v.to_be_bytes()).collect()
+}
+
+pub fn unpack_signature(packed: &[u8]) -> Vec<u32> {
+    packed
+        .chunks_exact(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// New appeals, each already carrying its first decision's category and outcome.
+pub async fn insert_appeals(
+    tx: &mut PgConnection,
+    appeals: &[AppealRecord],
+) -> Result<(), sqlx::Error> {
+    let text = |f: fn(&AppealRecord) -> &str| -> Vec<&str> { appeals.iter().map(f).collect() };
     sqlx::query(
         "INSERT INTO appeals (appeal_id, registration_number, registered_at, kind, channel, language,
              applicant_type, applicant_ref, corruption_report, district, locality, external_source,
              external_id, signature, category, outcome, current_sequence)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         SELECT a.appeal_id, a.registration_number, a.registered_at, a.kind, a.channel, a.language,
+             a.applicant_type, a.applicant_ref, a.corruption_report, a.district,
+             jsonb_build_object('kato', a.kato, 'region', a.region, 'district', a.locality_district,
+                 'rural_district', a.rural_district),
+             a.external_source, a.external_id, a.signature, a.category, a.outcome, a.current_sequence
+         FROM unnest($1::uuid[], $2::text[], $3::timestamptz[], $4::text[], $5::text[], $6::text[],
+             $7::text[], $8::text[], $9::bool[], $10::text[], $11::text[], $12::text[], $13::text[],
+             $14::text[], $15::text[], $16::text[], $17::bytea[], $18::text[], $19::text[], $20::int[])
+           AS a(appeal_id, registration_number, registered_at, kind, channel, language,
+             applicant_type, applicant_ref, corruption_report, district, kato, region,
+             locality_district, rural_district, external_source, external_id, signature, category,
+             outcome, current_sequence)",
     )
-    .bind(a.appeal_id)
-    .bind(&a.registration_number)
-    .bind(a.registered_at)
-    .bind(&a.kind)
-    .bind(&a.channel)
-    .bind(&a.language)
-    .bind(&a.applicant_type)
-    .bind(&a.applicant_ref)
-    .bind(a.corruption_report)
-    .bind(&a.district)
-    .bind(Json(&a.locality))
-    .bind(&a.external_source)
-    .bind(&a.external_id)
-    .bind(signature)
-    .bind(&a.category)
-    .bind(&a.outcome)
-    .bind(a.current_sequence)
+    .bind(appeals.iter().map(|a| a.appeal_id).collect::<Vec<_>>())
+    .bind(text(|a| &a.registration_number))
+    .bind(appeals.iter().map(|a| a.registered_at).collect::<Vec<_>>())
+    .bind(text(|a| &a.kind))
+    .bind(text(|a| &a.channel))
+    .bind(text(|a| &a.language))
+    .bind(text(|a| &a.applicant_type))
+    .bind(text(|a| &a.applicant_ref))
+    .bind(appeals.iter().map(|a| a.corruption_report).collect::<Vec<_>>())
+    .bind(appeals.iter().map(|a| a.district.as_deref()).collect::<Vec<_>>())
+    .bind(text(|a| &a.locality.kato))
+    .bind(text(|a| &a.locality.region))
+    .bind(text(|a| &a.locality.district))
+    .bind(text(|a| &a.locality.rural_district))
+    .bind(text(|a| &a.external_source))
+    .bind(text(|a| &a.external_id))
+    .bind(appeals.iter().map(|a| pack_signature(&a.signature)).collect::<Vec<_>>())
+    .bind(appeals.iter().map(|a| a.category.as_deref()).collect::<Vec<_>>())
+    .bind(text(|a| &a.outcome))
+    .bind(appeals.iter().map(|a| a.current_sequence).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+/// The first decisions of appeals `insert_appeals` has just written (their rows already
+/// say what these decide).
+pub async fn insert_first_decisions(
+    tx: &mut PgConnection,
+    decisions: &[DecisionRecord],
+) -> Result<(), sqlx::Error> {
+    let text = |f: fn(&DecisionRecord) -> &str| -> Vec<&str> { decisions.iter().map(f).collect() };
+    sqlx::query(
+        "INSERT INTO decisions (appeal_id, sequence, outcome, category, confidence, lead_executor,
+             co_executors, decided_by, classified_by, decided_by_user, reason_code, reason, to_body,
+             explanation_kk, explanation_ru, legal_basis, notify_by, event_id, decided_at)
+         SELECT d.appeal_id, d.sequence, d.outcome, d.category, d.confidence, d.lead_executor,
+             ARRAY(SELECT jsonb_array_elements_text(d.co_executors)), d.decided_by, d.classified_by,
+             d.decided_by_user, d.reason_code, d.reason, d.to_body, d.explanation_kk,
+             d.explanation_ru, d.legal_basis, d.notify_by, d.event_id, d.decided_at
+         FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::float8[], $6::text[],
+             $7::jsonb[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
+             $14::text[], $15::text[], $16::text[], $17::date[], $18::uuid[], $19::timestamptz[])
+           AS d(appeal_id, sequence, outcome, category, confidence, lead_executor, co_executors,
+             decided_by, classified_by, decided_by_user, reason_code, reason, to_body,
+             explanation_kk, explanation_ru, legal_basis, notify_by, event_id, decided_at)",
+    )
+    .bind(decisions.iter().map(|d| d.appeal_id).collect::<Vec<_>>())
+    .bind(decisions.iter().map(|d| d.sequence).collect::<Vec<_>>())
+    .bind(text(|d| &d.outcome))
+    .bind(decisions.iter().map(|d| d.category.as_deref()).collect::<Vec<_>>())
+    .bind(decisions.iter().map(|d| d.confidence).collect::<Vec<_>>())
+    .bind(text(|d| &d.lead_executor))
+    .bind(decisions.iter().map(|d| Json(&d.co_executors)).collect::<Vec<_>>())
+    .bind(text(|d| &d.decided_by))
+    .bind(text(|d| &d.classified_by))
+    .bind(text(|d| &d.decided_by_user))
+    .bind(text(|d| &d.reason_code))
+    .bind(text(|d| &d.reason))
+    .bind(text(|d| &d.to_body))
+    .bind(text(|d| &d.explanation_kk))
+    .bind(text(|d| &d.explanation_ru))
+    .bind(text(|d| &d.legal_basis))
+    .bind(decisions.iter().map(|d| d.notify_by).collect::<Vec<_>>())
+    .bind(decisions.iter().map(|d| d.event_id).collect::<Vec<_>>())
+    .bind(decisions.iter().map(|d| d.decided_at).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -561,86 +637,106 @@ pub async fn decisions_of(
         .collect()
 }
 
-/// Earlier appeals that could be near-duplicates: the same applicant, or the same district
-/// and top-level category (only these can link, so no other row is read).
+/// What one appeal's near-duplicate candidates are searched by.
+#[derive(Debug, Clone)]
+pub struct CandidateSearch<'a> {
+    pub appeal_id: Uuid,
+    pub applicant_ref: &'a str,
+    pub district: Option<&'a str>,
+    pub category_top: Option<&'a str>,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// Earlier stored appeals that could be near-duplicates of each searched appeal (in the
+/// same order): the same applicant, or the same district and top-level category (only
+/// these can link, so no other row is read). One round trip for all of them.
 pub async fn duplicate_candidates(
     conn: &mut PgConnection,
-    appeal_id: Uuid,
-    applicant_ref: &str,
-    district: Option<&str>,
-    category_top: Option<&str>,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Vec<Earlier>, sqlx::Error> {
+    searches: &[CandidateSearch<'_>],
+) -> Result<Vec<Vec<Earlier>>, sqlx::Error> {
     let rows = sqlx::query(
         // Two branches, each on its own index: one OR over both (prepared, so planned
         // without the values) read every appeal of the window (measured: 115 ms a call).
         // The second branch is answered from appeals_duplicate_candidates alone. The literal
-        // `applicant_ref <> ''` lets the generic plan use the partial appeals_applicant
-        // index, so Postgres stops planning this statement afresh on every call (~1 ms).
-        "SELECT * FROM (
-             (SELECT appeal_id, registration_number, applicant_ref, district, category, registered_at, signature
-              FROM appeals
-              WHERE $2 <> '' AND applicant_ref <> '' AND applicant_ref = $2
-                AND registered_at BETWEEN $4 AND $5
-                AND appeal_id <> $1
-              ORDER BY registered_at DESC LIMIT 2000)
-             UNION ALL
-             (SELECT appeal_id, registration_number, applicant_ref, district, category, registered_at, signature
-              FROM appeals
-              WHERE district = $3 AND split_part(category, '.', 1) = $6
-                AND registered_at BETWEEN $4 AND $5 AND appeal_id <> $1
-                AND ($2 = '' OR applicant_ref <> $2)
-              ORDER BY registered_at DESC LIMIT 2000)
-         ) candidates
-         ORDER BY registered_at DESC LIMIT 2000",
+        // `applicant_ref <> ''` lets the plan use the partial appeals_applicant index.
+        "SELECT q.n, c.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[],
+                 $5::timestamptz[], $6::timestamptz[]) WITH ORDINALITY
+               AS q(appeal_id, applicant_ref, district, category_top, from_at, to_at, n)
+         CROSS JOIN LATERAL (
+             SELECT * FROM (
+                 (SELECT appeal_id, registration_number, applicant_ref, district, category,
+                         registered_at, signature
+                  FROM appeals
+                  WHERE q.applicant_ref <> '' AND applicant_ref <> ''
+                    AND applicant_ref = q.applicant_ref
+                    AND registered_at BETWEEN q.from_at AND q.to_at
+                    AND appeal_id <> q.appeal_id
+                  ORDER BY registered_at DESC LIMIT 2000)
+                 UNION ALL
+                 (SELECT appeal_id, registration_number, applicant_ref, district, category,
+                         registered_at, signature
+                  FROM appeals
+                  WHERE district = q.district AND split_part(category, '.', 1) = q.category_top
+                    AND registered_at BETWEEN q.from_at AND q.to_at AND appeal_id <> q.appeal_id
+                    AND (q.applicant_ref = '' OR applicant_ref <> q.applicant_ref)
+                  ORDER BY registered_at DESC LIMIT 2000)
+             ) both_bases
+             ORDER BY registered_at DESC LIMIT 2000
+         ) c",
     )
-    .bind(appeal_id)
-    .bind(applicant_ref)
-    .bind(district)
-    .bind(from)
-    .bind(to)
-    .bind(category_top)
+    .bind(searches.iter().map(|s| s.appeal_id).collect::<Vec<_>>())
+    .bind(searches.iter().map(|s| s.applicant_ref).collect::<Vec<_>>())
+    .bind(searches.iter().map(|s| s.district).collect::<Vec<_>>())
+    .bind(searches.iter().map(|s| s.category_top).collect::<Vec<_>>())
+    .bind(searches.iter().map(|s| s.from).collect::<Vec<_>>())
+    .bind(searches.iter().map(|s| s.to).collect::<Vec<_>>())
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter()
-        .map(|r| {
-            let id: Uuid = r.try_get("appeal_id")?;
-            let sig: Vec<i64> = r.try_get("signature")?;
-            Ok(Earlier {
+    let mut out = vec![Vec::new(); searches.len()];
+    for r in &rows {
+        let n: i64 = r.try_get("n")?;
+        let id: Uuid = r.try_get("appeal_id")?;
+        let signature: Vec<u8> = r.try_get("signature")?;
+        if let Some(list) = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i)) {
+            list.push(Earlier {
                 appeal_id: id.to_string(),
                 registration_number: r.try_get("registration_number")?,
                 applicant_ref: r.try_get("applicant_ref")?,
                 district: r.try_get("district")?,
                 category: r.try_get("category")?,
                 registered_at: r.try_get("registered_at")?,
-                signature: sig.into_iter().map(|v| v as u32).collect(),
-            })
-        })
-        .collect()
+                signature: unpack_signature(&signature),
+            });
+        }
+    }
+    Ok(out)
 }
 
+/// Near-duplicate links of several appeals, as (appeal, link) pairs.
 pub async fn insert_duplicates(
     tx: &mut PgConnection,
-    appeal_id: Uuid,
-    links: &[Link],
+    links: &[(Uuid, &Link)],
 ) -> Result<(), sqlx::Error> {
-    for l in links {
-        let Ok(of) = Uuid::parse_str(&l.appeal_id) else {
-            continue;
-        };
-        sqlx::query(
-            "INSERT INTO duplicates (appeal_id, duplicate_of, duplicate_of_registration_number, similarity, basis)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )
-        .bind(appeal_id)
-        .bind(of)
-        .bind(&l.registration_number)
-        .bind(l.similarity)
-        .bind(l.basis.as_str())
-        .execute(&mut *tx)
-        .await?;
+    let links: Vec<(Uuid, Uuid, &Link)> = links
+        .iter()
+        .filter_map(|(appeal_id, l)| Some((*appeal_id, Uuid::parse_str(&l.appeal_id).ok()?, *l)))
+        .collect();
+    if links.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "INSERT INTO duplicates (appeal_id, duplicate_of, duplicate_of_registration_number, similarity, basis)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::float8[], $5::text[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(links.iter().map(|l| l.0).collect::<Vec<_>>())
+    .bind(links.iter().map(|l| l.1).collect::<Vec<_>>())
+    .bind(links.iter().map(|l| l.2.registration_number.as_str()).collect::<Vec<_>>())
+    .bind(links.iter().map(|l| l.2.similarity).collect::<Vec<_>>())
+    .bind(links.iter().map(|l| l.2.basis.as_str()).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
     Ok(())
 }
 
@@ -704,4 +800,19 @@ pub async fn manual_queue_size(conn: &mut PgConnection) -> Result<i64, sqlx::Err
     sqlx::query_scalar("SELECT count(*) FROM appeals WHERE outcome = 'needs_manual_routing'")
         .fetch_one(&mut *conn)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_signature_unpacks_to_itself() {
+        let signature = vec![0, 1, 256, u32::MAX, 0x0102_0304];
+        let packed = pack_signature(&signature);
+        assert_eq!(packed.len(), 4 * signature.len());
+        assert_eq!(&packed[16..], &[1, 2, 3, 4]);
+        assert_eq!(unpack_signature(&packed), signature);
+        assert!(unpack_signature(&[]).is_empty());
+    }
 }

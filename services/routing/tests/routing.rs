@@ -210,6 +210,87 @@ async fn near_duplicates_are_linked_and_flagged() {
     svc.stop().await;
 }
 
+/// Deliveries waiting together on one lane are decided in one go: each appeal still sees
+/// the ones before it as near-duplicate candidates, and a replay among them is skipped.
+#[tokio::test]
+async fn appeals_waiting_together_are_decided_as_if_one_after_another() {
+    let svc = start().await;
+    let env = svc.stop().await;
+    let first = registered(WATER, "talgar", "ref-batch");
+    let mut second = registered(WATER_AGAIN, "talgar", "ref-batch");
+    second.channel = "paper_post".into();
+    let third = registered(WATER_AGAIN, "talgar", "ref-neighbour");
+    let unrelated = registered(ROAD, "talgar", "ref-batch");
+    for e in [&first, &second, &first, &third, &unrelated] {
+        publish(&env, e, &uuid::Uuid::now_v7().to_string()).await;
+    }
+    let settings = common::settings_for(&env);
+    let svc = common::start_with(env, settings).await;
+    let mut client = svc.client().await;
+    assert!(
+        wait_decided(&mut client, &first.appeal_id)
+            .await
+            .duplicates
+            .is_empty()
+    );
+    let d2 = wait_decided(&mut client, &second.appeal_id).await;
+    let linked: Vec<(&str, &str)> = d2
+        .duplicates
+        .iter()
+        .map(|l| (l.appeal_id.as_str(), l.basis.as_str()))
+        .collect();
+    assert_eq!(linked, [(first.appeal_id.as_str(), "same_applicant")]);
+    let d3 = wait_decided(&mut client, &third.appeal_id).await;
+    let mut linked: Vec<(&str, &str)> = d3
+        .duplicates
+        .iter()
+        .map(|l| (l.appeal_id.as_str(), l.basis.as_str()))
+        .collect();
+    linked.sort();
+    let mut expected = [
+        (first.appeal_id.as_str(), "same_locality_category"),
+        (second.appeal_id.as_str(), "same_locality_category"),
+    ];
+    expected.sort();
+    assert_eq!(linked, expected);
+    assert!(
+        wait_decided(&mut client, &unrelated.appeal_id)
+            .await
+            .duplicates
+            .is_empty()
+    );
+    let pool = svc.pool().await;
+    let ok = bakylau_testkit::eventually(Duration::from_secs(20), || async {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0);
+        n >= 5
+    })
+    .await;
+    assert!(ok, "all five deliveries reached the inbox");
+    let (decisions, events, appeals): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM decisions), (SELECT count(*) FROM outbox),
+                (SELECT count(*) FROM appeals)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (decisions, events, appeals),
+        (4, 4, 4),
+        "the replay was decided"
+    );
+    let signature: Vec<u8> =
+        sqlx::query_scalar("SELECT signature FROM appeals WHERE appeal_id = $1::uuid")
+            .bind(&second.appeal_id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(signature.len(), 4 * 64, "a packed MinHash signature");
+    svc.stop().await;
+}
+
 #[tokio::test]
 async fn manual_queue_and_registrar_override_keep_history() {
     let svc = start().await;
