@@ -78,6 +78,38 @@ pub async fn lock_or_create(conn: &mut PgConnection, id: Uuid) -> Result<AppealR
     .await
 }
 
+/// `lock_or_create` for several appeals: one round trip (rows locked in id order) unless
+/// another transaction is inserting one of them, which then takes the two steps alone.
+pub async fn lock_or_create_all(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<std::collections::HashMap<Uuid, AppealRow>, sqlx::Error> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows: Vec<AppealRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH ins AS (INSERT INTO appeals (appeal_id) SELECT unnest($1::uuid[]) \
+         ON CONFLICT DO NOTHING RETURNING {APPEAL_COLUMNS}), \
+         cur AS (SELECT {APPEAL_COLUMNS} FROM appeals WHERE appeal_id = ANY($1) \
+         ORDER BY appeal_id FOR UPDATE) \
+         SELECT * FROM ins UNION ALL SELECT * FROM cur"
+    )))
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut locked: std::collections::HashMap<Uuid, AppealRow> =
+        rows.into_iter().map(|r| (r.appeal_id, r)).collect();
+    let missing: Vec<Uuid> = ids
+        .into_iter()
+        .filter(|id| !locked.contains_key(id))
+        .collect();
+    for id in missing {
+        let row = lock_or_create(conn, id).await?;
+        locked.insert(id, row);
+    }
+    Ok(locked)
+}
+
 /// Locks an existing appeal.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Option<AppealRow>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

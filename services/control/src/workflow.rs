@@ -1,11 +1,11 @@
 //! The steps of an appeal in control, each one transaction: state change, timeline entry,
 //! scheduled jobs, letters and outbox events commit together (nothing lost or doubled).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use bakylau_calendar::{Calendar, kz_date, kz_offset};
-use bakylau_platform::broker::enqueue;
+use bakylau_platform::broker::{OutboxMessage, enqueue, enqueue_all};
 use bakylau_proto::events::v1 as ev;
 use chrono::{DateTime, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
@@ -70,6 +70,64 @@ fn fmt_date(d: Option<NaiveDate>) -> String {
     d.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
 }
 
+/// What the consumed events applied in one transaction share: the policy, read once; the
+/// appeal rows, created and locked together up front and kept as the events save them;
+/// the events they publish, written with one statement by `finish`.
+#[derive(Default)]
+pub struct Consumed {
+    policy: Option<Policy>,
+    appeals: HashMap<Uuid, AppealRow>,
+    outbox: Vec<OutboxMessage>,
+}
+
+impl Consumed {
+    /// Creates and locks the rows of the appeals the events are about, at once.
+    pub async fn lock(&mut self, conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), sqlx::Error> {
+        self.appeals
+            .extend(storage::lock_or_create_all(conn, ids).await?);
+        Ok(())
+    }
+
+    /// The appeal's row, locked; give it back with `saved` once it is saved.
+    async fn appeal(
+        &mut self,
+        conn: &mut PgConnection,
+        id: Uuid,
+    ) -> Result<AppealRow, sqlx::Error> {
+        match self.appeals.remove(&id) {
+            Some(a) => Ok(a),
+            None => storage::lock_or_create(conn, id).await,
+        }
+    }
+
+    /// `a` as it now is in the database (a row changed but not saved is not given back).
+    fn saved(&mut self, a: AppealRow) {
+        self.appeals.insert(a.appeal_id, a);
+    }
+
+    async fn policy(
+        &mut self,
+        control: &Control,
+        conn: &mut PgConnection,
+    ) -> Result<Policy, sqlx::Error> {
+        if let Some(p) = &self.policy {
+            return Ok(p.clone());
+        }
+        let p = control.policy(conn).await?;
+        self.policy = Some(p.clone());
+        Ok(p)
+    }
+
+    /// Publishes `message` after the commit, in the trace of the event being applied.
+    fn publish(&mut self, message: OutboxMessage) {
+        self.outbox.push(message.in_current_trace());
+    }
+
+    pub async fn finish(self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        enqueue_all(conn, &self.outbox).await
+    }
+}
+
 impl Control {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
@@ -95,9 +153,10 @@ impl Control {
         conn: &mut PgConnection,
         e: &ev::AppealRegistered,
         id: Uuid,
+        out: &mut Consumed,
     ) -> Result<(), ControlError> {
         let now = self.now();
-        let mut a = storage::lock_or_create(conn, id).await?;
+        let mut a = out.appeal(conn, id).await?;
         a.registration_number = e.registration_number.clone();
         if !e.kind.is_empty() {
             a.kind = e.kind.clone();
@@ -147,16 +206,21 @@ impl Control {
                 ("office", a.office.clone()),
             ]);
             let due_by = a.registered_on.or(Some(kz_date(now)));
-            self.write_letter(
-                conn,
-                &a,
-                LetterKind::RegistrationCoupon,
-                &fields,
-                due_by,
-                now,
-            )
-            .await?;
+            if let Some(m) = self
+                .write_letter(
+                    conn,
+                    &a,
+                    LetterKind::RegistrationCoupon,
+                    &fields,
+                    due_by,
+                    now,
+                )
+                .await?
+            {
+                out.publish(m);
+            }
         }
+        out.saved(a);
         Ok(())
     }
 
@@ -166,11 +230,12 @@ impl Control {
         conn: &mut PgConnection,
         e: &ev::AppealRouted,
         id: Uuid,
+        out: &mut Consumed,
     ) -> Result<(), ControlError> {
         let now = self.now();
         let cal = self.cal();
-        let policy = self.policy(conn).await?;
-        let mut a = storage::lock_or_create(conn, id).await?;
+        let policy = out.policy(self, conn).await?;
+        let mut a = out.appeal(conn, id).await?;
         if a.registration_number.is_empty() {
             a.registration_number = e.registration_number.clone();
         }
@@ -279,7 +344,8 @@ impl Control {
         )
         .await?;
         self.reschedule(conn, &cal, &policy, &a, now).await?;
-        enqueue(conn, &events::assigned(&a, now, reassigned)).await?;
+        out.publish(events::assigned(&a, now, reassigned));
+        out.saved(a);
         Ok(())
     }
 
@@ -290,11 +356,12 @@ impl Control {
         conn: &mut PgConnection,
         e: &ev::AppealRedirected,
         id: Uuid,
+        out: &mut Consumed,
     ) -> Result<(), ControlError> {
         let now = self.now();
         let cal = self.cal();
-        let policy = self.policy(conn).await?;
-        let mut a = storage::lock_or_create(conn, id).await?;
+        let policy = out.policy(self, conn).await?;
+        let mut a = out.appeal(conn, id).await?;
         if a.registration_number.is_empty() {
             a.registration_number = e.registration_number.clone();
         }
@@ -356,8 +423,13 @@ impl Control {
             )
             .ok()
         });
-        self.write_letter(conn, &a, LetterKind::Redirection, &fields, due_by, now)
-            .await?;
+        if let Some(m) = self
+            .write_letter(conn, &a, LetterKind::Redirection, &fields, due_by, now)
+            .await?
+        {
+            out.publish(m);
+        }
+        out.saved(a);
         Ok(())
     }
 
@@ -681,8 +753,12 @@ impl Control {
         let due_by = cal
             .add_working_days_lenient(kz_date(now), policy.extension_notice_working_days)
             .ok();
-        self.write_letter(&mut tx, &a, LetterKind::Extension, &fields, due_by, now)
-            .await?;
+        if let Some(m) = self
+            .write_letter(&mut tx, &a, LetterKind::Extension, &fields, due_by, now)
+            .await?
+        {
+            enqueue(&mut tx, &m).await?;
+        }
         tx.commit().await?;
         Ok(a)
     }
@@ -739,8 +815,12 @@ impl Control {
             ),
             ("lead_body", answer.body.clone()),
         ]);
-        self.write_letter(tx, &a, LetterKind::Answer, &fields, Some(kz_date(now)), now)
-            .await?;
+        if let Some(m) = self
+            .write_letter(tx, &a, LetterKind::Answer, &fields, Some(kz_date(now)), now)
+            .await?
+        {
+            enqueue(tx, &m).await?;
+        }
         Ok(a)
     }
 
@@ -822,8 +902,8 @@ impl Control {
         storage::replace_jobs(tx, a.appeal_id, now, &jobs).await
     }
 
-    /// Renders and stores a letter, and publishes `applicant.notified`. Nothing happens for
-    /// a kind sent once per appeal that the appeal already has.
+    /// Renders and stores a letter, and gives the `applicant.notified` to publish. Nothing
+    /// happens for a kind sent once per appeal that the appeal already has.
     async fn write_letter(
         &self,
         tx: &mut PgConnection,
@@ -832,7 +912,7 @@ impl Control {
         fields: &BTreeMap<&str, String>,
         due_by: Option<NaiveDate>,
         now: DateTime<Utc>,
-    ) -> Result<(), ControlError> {
+    ) -> Result<Option<OutboxMessage>, ControlError> {
         let letter = letters::render(kind, &a.language, fields)
             .map_err(|e| ControlError::Precondition(e.to_string()))?;
         let id = Uuid::now_v7();
@@ -858,15 +938,17 @@ impl Control {
         )
         .await?;
         if !stored {
-            return Ok(());
+            return Ok(None);
         }
-        enqueue(
-            tx,
-            &events::applicant_notified(a, id, kind.as_str(), letter.language, now, due_by),
-        )
-        .await?;
         metrics::counter!("control_letters_written_total", "kind" => kind.as_str()).increment(1);
-        Ok(())
+        Ok(Some(events::applicant_notified(
+            a,
+            id,
+            kind.as_str(),
+            letter.language,
+            now,
+            due_by,
+        )))
     }
 
     /// Fires one claimed job inside the scheduler's transaction; returns the outcome.

@@ -690,3 +690,68 @@ async fn a_registration_told_twice_gets_one_coupon() {
     );
     running.stop().await;
 }
+
+/// Deliveries waiting together are applied in one go (rows locked at once, events written
+/// together), with the effect of one after another: a routing sees what the registration
+/// before it in the batch saved, and a registration told twice gets one coupon.
+#[tokio::test]
+async fn events_waiting_together_are_applied_as_if_one_after_another() {
+    let env = TestEnv::new().await.unwrap();
+    let clock = Arc::new(ManualClock::new(march_18()));
+    start(&env, settings_for(&env), clock.clone())
+        .await
+        .stop()
+        .await;
+    let appeals = [
+        (uuid::Uuid::now_v7().to_string(), "ALM-2026-000160", "kk"),
+        (uuid::Uuid::now_v7().to_string(), "ALM-2026-000161", "ru"),
+    ];
+    for (id, number, language) in &appeals {
+        let registration = registered(id, number, march_18(), language);
+        publish(&env, "appeal.registered", id, &registration).await;
+        publish(&env, "appeal.registered", id, &registration).await;
+        let routing = routed(id, number, march_18(), "ALM-ROADS", &["ALM-HOUSING"]);
+        publish(&env, "appeal.routed", id, &routing).await;
+    }
+    let running = start(&env, settings_for(&env), clock).await;
+    let mut client = running.client().await;
+    for (id, _, _) in &appeals {
+        let assignment = wait_status(&mut client, id, "assigned").await;
+        assert_eq!(assignment.lead_executor, "ALM-ROADS");
+        assert_eq!(assignment.co_executors, ["ALM-HOUSING"]);
+    }
+    let pool = pool(&env).await;
+    for (id, number, language) in &appeals {
+        let appeal = uuid::Uuid::parse_str(id).unwrap();
+        let row: (String, String, String, String) = sqlx::query_as(
+            "SELECT registration_number, channel, office, language FROM appeals WHERE appeal_id = $1",
+        )
+        .bind(appeal)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            row,
+            (
+                (*number).to_owned(),
+                "electronic".to_owned(),
+                "ALM".to_owned(),
+                (*language).to_owned()
+            )
+        );
+        let (coupons, assigned, notified): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM letters WHERE appeal_id = $1 AND kind = 'registration_coupon'),
+                    (SELECT count(*) FROM outbox WHERE routing_key = 'appeal.assigned'
+                        AND position($2::bytea IN payload) > 0),
+                    (SELECT count(*) FROM outbox WHERE routing_key = 'applicant.notified'
+                        AND position($2::bytea IN payload) > 0)",
+        )
+        .bind(appeal)
+        .bind(id.as_bytes())
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!((coupons, assigned, notified), (1, 1, 1), "appeal {number}");
+    }
+    running.stop().await;
+}
