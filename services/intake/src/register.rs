@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use bakylau_calendar::Calendar;
-use bakylau_platform::broker::{OutboxMessage, enqueue};
+use bakylau_platform::broker::{OutboxMessage, enqueue_all};
 use bakylau_platform::personal_data::PersonalDataVault;
 use bakylau_signature::TrustStore;
 use chrono::{Duration, Utc};
@@ -198,6 +198,24 @@ impl Registrar {
         request_id: Option<&str>,
         request_hash: Option<String>,
     ) -> Result<Registration, RegisterError> {
+        let registration = self
+            .record_in(conn, prepared, request_id, request_hash)
+            .await?;
+        if let Some(event) = &registration.event {
+            enqueue_all(conn, std::slice::from_ref(event)).await?;
+        }
+        Ok(registration)
+    }
+
+    /// `register_in` without the outbox: the caller writes `event` (already carrying the
+    /// current trace) to the outbox in the same transaction, with others of a batch.
+    pub async fn record_in(
+        &self,
+        conn: &mut PgConnection,
+        prepared: &Prepared,
+        request_id: Option<&str>,
+        request_hash: Option<String>,
+    ) -> Result<Registration, RegisterError> {
         let appeal = &prepared.appeal;
         let mut record = prepared.record.clone();
         record.request_hash = request_hash;
@@ -266,8 +284,8 @@ impl Registrar {
             events::registered(&record, rows.len())
         } else {
             events::declined_after_registration(&record)
-        };
-        enqueue(conn, &event).await?;
+        }
+        .in_current_trace();
         Ok(Registration {
             record,
             replayed: false,

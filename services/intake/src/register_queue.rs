@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use bakylau_platform::broker::{OutboxMessage, enqueue_all};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
@@ -133,13 +134,14 @@ async fn write_batch(registrar: &Registrar, batch: Vec<Pending>) {
 
 type Outcomes = Vec<Result<Registration, RegisterError>>;
 
+/// Numbers and stores one appeal; its event is for the caller to write to the outbox.
 async fn register_one(
     registrar: &Registrar,
     conn: &mut sqlx::PgConnection,
     job: &Pending,
 ) -> Result<Registration, RegisterError> {
     registrar
-        .register_in(
+        .record_in(
             conn,
             &job.prepared,
             job.request_id.as_deref(),
@@ -149,8 +151,8 @@ async fn register_one(
         .await
 }
 
-/// Every appeal of the batch in one transaction, no savepoints; `None` (and nothing
-/// kept) when one of them is refused.
+/// Every appeal of the batch in one transaction, no savepoints, their events written with
+/// one statement; `None` (and nothing kept) when one of them is refused.
 async fn write_together(
     registrar: &Registrar,
     batch: &[Pending],
@@ -167,6 +169,11 @@ async fn write_together(
             }
         }
     }
+    let events: Vec<OutboxMessage> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok()?.event.clone())
+        .collect();
+    enqueue_all(&mut tx, &events).await?;
     tx.commit().await?;
     Ok(Some(results))
 }
@@ -180,7 +187,14 @@ async fn write_one_by_one(
     let mut results = Vec::with_capacity(batch.len());
     for job in batch {
         let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-        let result = register_one(registrar, &mut savepoint, job).await;
+        let mut result = register_one(registrar, &mut savepoint, job).await;
+        if let Ok(Registration {
+            event: Some(event), ..
+        }) = &result
+            && let Err(e) = enqueue_all(&mut savepoint, std::slice::from_ref(event)).await
+        {
+            result = Err(e.into());
+        }
         if result.is_ok() {
             savepoint.commit().await?;
         } else {
