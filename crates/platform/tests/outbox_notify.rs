@@ -6,30 +6,62 @@ use std::time::Duration;
 use bakylau_platform::broker::{OutboxMessage, enqueue};
 use bakylau_platform::config::DatabaseSettings;
 use bakylau_platform::db;
-use sqlx::postgres::PgListener;
+use sqlx::postgres::{PgListener, PgPool};
 use sqlx::{Connection as _, PgConnection};
+
+/// A database of its own for one test, dropped at the end.
+struct Scratch {
+    admin: PgConnection,
+    name: String,
+    settings: DatabaseSettings,
+}
+
+impl Scratch {
+    async fn new() -> Self {
+        let name = format!("bakylau_on_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
+            .await
+            .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .unwrap();
+        let settings = DatabaseSettings {
+            url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
+            ..Default::default()
+        };
+        Self {
+            admin,
+            name,
+            settings,
+        }
+    }
+
+    /// A pool on `schema`, with the platform's tables (outbox, inbox) migrated.
+    async fn schema(&self, schema: &str) -> PgPool {
+        let pool = db::connect(&self.settings, schema).await.unwrap();
+        db::migrate(&pool, schema, &sqlx::migrate::Migrator::DEFAULT)
+            .await
+            .unwrap();
+        pool
+    }
+
+    async fn drop(mut self) {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&mut self.admin)
+        .await
+        .unwrap();
+    }
+}
 
 #[tokio::test]
 async fn an_outbox_row_notifies_its_own_schema_only() {
-    let name = format!("bakylau_on_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let settings = DatabaseSettings {
-        url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-        ..Default::default()
-    };
-    let first = db::connect(&settings, "first").await.unwrap();
-    let second = db::connect(&settings, "second").await.unwrap();
-    for (pool, schema) in [(&first, "first"), (&second, "second")] {
-        db::migrate(pool, schema, &sqlx::migrate::Migrator::DEFAULT)
-            .await
-            .unwrap();
-    }
+    let scratch = Scratch::new().await;
+    let first = scratch.schema("first").await;
+    let second = scratch.schema("second").await;
     let mut first_listener = PgListener::connect_with(&first).await.unwrap();
     first_listener.listen("bakylau_outbox:first").await.unwrap();
     let mut second_listener = PgListener::connect_with(&second).await.unwrap();
@@ -59,32 +91,13 @@ async fn an_outbox_row_notifies_its_own_schema_only() {
     drop((first_listener, second_listener));
     first.close().await;
     second.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    scratch.drop().await;
 }
 
 #[tokio::test]
 async fn messages_enqueued_together_keep_their_order_and_headers() {
-    let name = format!("bakylau_on_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect("postgres://postgres@127.0.0.1:5432/postgres")
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let settings = DatabaseSettings {
-        url: format!("postgres://postgres@127.0.0.1:5432/{name}"),
-        ..Default::default()
-    };
-    let pool = db::connect(&settings, "batch").await.unwrap();
-    db::migrate(&pool, "batch", &sqlx::migrate::Migrator::DEFAULT)
-        .await
-        .unwrap();
+    let scratch = Scratch::new().await;
+    let pool = scratch.schema("batch").await;
     let mut listener = PgListener::connect_with(&pool).await.unwrap();
     listener.listen("bakylau_outbox:batch").await.unwrap();
 
@@ -131,10 +144,5 @@ async fn messages_enqueued_together_keep_their_order_and_headers() {
 
     drop(listener);
     pool.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
+    scratch.drop().await;
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bakylau_proto::events::v1 as ev;
 use bakylau_proto::routing::v1 as pb;
-use common::{as_registrar, payload, publish, registered, start, wait_decided};
+use common::{as_registrar, inbox_reaches, payload, publish, registered, start, wait_decided};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
@@ -65,15 +65,10 @@ async fn registered_appeal_is_routed_once_despite_redelivery_and_replay() {
     );
 
     let pool = svc.pool().await;
-    let ok = bakylau_testkit::eventually(Duration::from_secs(20), || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(0);
-        n >= 2
-    })
-    .await;
-    assert!(ok, "both distinct message ids reached the inbox");
+    assert!(
+        inbox_reaches(&pool, 2).await,
+        "both distinct message ids reached the inbox"
+    );
     let decisions: i64 = sqlx::query_scalar("SELECT count(*) FROM decisions")
         .fetch_one(&pool)
         .await
@@ -260,15 +255,10 @@ async fn appeals_waiting_together_are_decided_as_if_one_after_another() {
             .is_empty()
     );
     let pool = svc.pool().await;
-    let ok = bakylau_testkit::eventually(Duration::from_secs(20), || async {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
-            .fetch_one(&pool)
-            .await
-            .unwrap_or(0);
-        n >= 5
-    })
-    .await;
-    assert!(ok, "all five deliveries reached the inbox");
+    assert!(
+        inbox_reaches(&pool, 5).await,
+        "all five deliveries reached the inbox"
+    );
     let (decisions, events, appeals): (i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT count(*) FROM decisions), (SELECT count(*) FROM outbox),
                 (SELECT count(*) FROM appeals)",

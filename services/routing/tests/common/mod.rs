@@ -238,3 +238,15 @@ pub async fn wait_decided(
 pub fn payload<M: prost::Message + Default>(e: &bakylau_testkit::SeenEvent) -> M {
     M::decode(e.envelope.payload.as_slice()).unwrap()
 }
+
+/// Whether routing's inbox holds at least `n` message ids within 20 s.
+pub async fn inbox_reaches(pool: &sqlx::PgPool, n: i64) -> bool {
+    bakylau_testkit::eventually(Duration::from_secs(20), || async {
+        let seen: i64 = sqlx::query_scalar("SELECT count(*) FROM inbox")
+            .fetch_one(pool)
+            .await
+            .unwrap_or(0);
+        seen >= n
+    })
+    .await
+}
