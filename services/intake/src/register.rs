@@ -11,6 +11,7 @@ use chrono::{Duration, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgPool};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::domain::registration::{format_number, registration_time, registration_year};
@@ -19,7 +20,7 @@ use crate::domain::validation::{Verdict, pre_review, signature_decline};
 use crate::domain::{AppealStatus, Channel, FieldIssue, NewAppeal};
 use crate::events;
 use crate::settings::IntakeSettings;
-use crate::storage::{self, AppealRecord, NewAttachmentRow};
+use crate::storage::{self, AppealRecord, EarlierAppeal, NewAttachmentRow};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegisterError {
@@ -208,7 +209,7 @@ impl Registrar {
     }
 
     /// `register_in` without the outbox: the caller writes `event` (already carrying the
-    /// current trace) to the outbox in the same transaction, with others of a batch.
+    /// current trace) to the outbox in the same transaction.
     pub async fn record_in(
         &self,
         conn: &mut PgConnection,
@@ -216,48 +217,140 @@ impl Registrar {
         request_id: Option<&str>,
         request_hash: Option<String>,
     ) -> Result<Registration, RegisterError> {
-        let appeal = &prepared.appeal;
         let mut record = prepared.record.clone();
         record.request_hash = request_hash;
-        // Repeats: named by the registrar, or found by applicant and subject.
-        if !appeal.repeated_of.is_empty() {
-            match storage::id_by_number(conn, &appeal.repeated_of).await? {
-                Some(id) => {
-                    record.repeated_of = Some(id);
-                    record.repeated_of_number = Some(appeal.repeated_of.clone());
-                }
-                None => {
-                    return Err(RegisterError::Invalid(vec![FieldIssue::new(
-                        "repeated_of",
-                        "not_found",
-                        "no appeal with this registration number",
-                    )]));
-                }
-            }
-        } else if let Some(key) = &record.applicant_ref {
-            let since = Utc::now() - Duration::days(i64::from(self.settings.repeat_window_days));
-            let earlier = storage::earlier_of_applicant(conn, key, since).await?;
-            let texts: Vec<String> = earlier
-                .iter()
-                .map(|e| format!("{} {}", e.subject, e.text))
-                .collect();
-            let current = format!("{} {}", record.subject, record.text);
-            if let Some((i, _)) = most_similar(
-                &current,
-                texts.iter().map(String::as_str),
-                self.settings.repeat_similarity,
-            ) {
-                record.repeated_of = Some(earlier[i].id);
-                record.repeated_of_number = Some(earlier[i].registration_number.clone());
-            }
+        if !self.name_repeat(conn, prepared, &mut record).await?
+            && let Some(key) = &record.applicant_ref
+        {
+            let earlier = storage::earlier_of_applicants(conn, &[key], self.repeat_since())
+                .await?
+                .pop()
+                .unwrap_or_default();
+            find_repeat(&mut record, &earlier, self.settings.repeat_similarity);
         }
-
         let registered_at =
             registration_time(Utc::now(), &self.calendar, &self.settings.office_hours);
         let year = registration_year(registered_at);
-        let sequence = storage::next_sequence(conn, &self.settings.office, year).await?;
+        let sequence = storage::take_sequences(conn, &self.settings.office, year, 1).await?;
         record.registration_number = format_number(&self.settings.office, year, sequence);
         record.registered_at = registered_at;
+        self.store(conn, prepared, record, year, sequence, request_id)
+            .await
+    }
+
+    /// `record_in` for several appeals, in order, with the effect of one after another:
+    /// their numbers are taken with one statement, their applicants' earlier appeals read
+    /// with one, and each sees the ones before it in `batch` among its earlier appeals.
+    /// Each event carries the trace of its own span.
+    pub async fn record_batch(
+        &self,
+        conn: &mut PgConnection,
+        batch: &[BatchEntry<'_>],
+    ) -> Result<Vec<Registration>, RegisterError> {
+        let registered_at =
+            registration_time(Utc::now(), &self.calendar, &self.settings.office_hours);
+        let year = registration_year(registered_at);
+        let count = batch.len() as i64;
+        let last = storage::take_sequences(conn, &self.settings.office, year, count).await?;
+        let mut records = Vec::with_capacity(batch.len());
+        let mut searched = Vec::new();
+        for (i, entry) in batch.iter().enumerate() {
+            let mut record = entry.prepared.record.clone();
+            record.request_hash = entry.request_hash.clone();
+            let sequence = last - count + 1 + i as i64;
+            record.registration_number = format_number(&self.settings.office, year, sequence);
+            record.registered_at = registered_at;
+            if !self.name_repeat(conn, entry.prepared, &mut record).await?
+                && record.applicant_ref.is_some()
+            {
+                searched.push(i);
+            }
+            records.push(record);
+        }
+        let keys: Vec<&str> = searched
+            .iter()
+            .filter_map(|&i| records[i].applicant_ref.as_deref())
+            .collect();
+        let found = storage::earlier_of_applicants(conn, &keys, self.repeat_since()).await?;
+        for (&i, stored) in searched.iter().zip(found) {
+            // As one after another: the batch's earlier registered appeals of the applicant
+            // come first (they are the latest), then the stored ones.
+            let key = records[i].applicant_ref.clone();
+            let mut earlier: Vec<EarlierAppeal> = records[..i]
+                .iter()
+                .rev()
+                .filter(|r| r.applicant_ref == key && r.status == AppealStatus::Registered.as_str())
+                .map(|r| EarlierAppeal {
+                    id: r.id,
+                    registration_number: r.registration_number.clone(),
+                    subject: r.subject.clone(),
+                    text: r.text.clone(),
+                })
+                .collect();
+            earlier.extend(stored);
+            earlier.truncate(50);
+            find_repeat(&mut records[i], &earlier, self.settings.repeat_similarity);
+        }
+        let mut registrations = Vec::with_capacity(batch.len());
+        for (i, (entry, record)) in batch.iter().zip(records).enumerate() {
+            let sequence = last - count + 1 + i as i64;
+            let registration = self
+                .store(
+                    conn,
+                    entry.prepared,
+                    record,
+                    year,
+                    sequence,
+                    entry.request_id,
+                )
+                .instrument(entry.span.clone())
+                .await?;
+            registrations.push(registration);
+        }
+        Ok(registrations)
+    }
+
+    fn repeat_since(&self) -> chrono::DateTime<Utc> {
+        Utc::now() - Duration::days(i64::from(self.settings.repeat_window_days))
+    }
+
+    /// A repeat the registrar named: recorded, or refused when no such appeal exists.
+    /// False when none was named.
+    async fn name_repeat(
+        &self,
+        conn: &mut PgConnection,
+        prepared: &Prepared,
+        record: &mut AppealRecord,
+    ) -> Result<bool, RegisterError> {
+        let named = &prepared.appeal.repeated_of;
+        if named.is_empty() {
+            return Ok(false);
+        }
+        match storage::id_by_number(conn, named).await? {
+            Some(id) => {
+                record.repeated_of = Some(id);
+                record.repeated_of_number = Some(named.clone());
+                Ok(true)
+            }
+            None => Err(RegisterError::Invalid(vec![FieldIssue::new(
+                "repeated_of",
+                "not_found",
+                "no appeal with this registration number",
+            )])),
+        }
+    }
+
+    /// Stores a numbered appeal and its attachments; the event is for the caller to write.
+    async fn store(
+        &self,
+        conn: &mut PgConnection,
+        prepared: &Prepared,
+        record: AppealRecord,
+        year: i32,
+        sequence: i64,
+        request_id: Option<&str>,
+    ) -> Result<Registration, RegisterError> {
+        let appeal = &prepared.appeal;
         let signature = appeal.signature.as_deref();
         storage::insert_appeal(
             conn,
@@ -292,6 +385,28 @@ impl Registrar {
             event: Some(event),
             attachments: Some(attachments),
         })
+    }
+}
+
+/// One appeal of a batch for `record_batch`.
+pub struct BatchEntry<'a> {
+    pub prepared: &'a Prepared,
+    pub request_id: Option<&'a str>,
+    pub request_hash: Option<String>,
+    pub span: tracing::Span,
+}
+
+/// Marks `record` a repeat of the most similar of the applicant's `earlier` appeals
+/// (latest first), if one is similar enough.
+fn find_repeat(record: &mut AppealRecord, earlier: &[EarlierAppeal], threshold: f64) {
+    let texts: Vec<String> = earlier
+        .iter()
+        .map(|e| format!("{} {}", e.subject, e.text))
+        .collect();
+    let current = format!("{} {}", record.subject, record.text);
+    if let Some((i, _)) = most_similar(&current, texts.iter().map(String::as_str), threshold) {
+        record.repeated_of = Some(earlier[i].id);
+        record.repeated_of_number = Some(earlier[i].registration_number.clone());
     }
 }
 

@@ -13,7 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
 use crate::domain::NewAppeal;
-use crate::register::{Prepared, RegisterError, Registrar, Registration, is_unique_violation};
+use crate::register::{
+    BatchEntry, Prepared, RegisterError, Registrar, Registration, is_unique_violation,
+};
 
 struct Pending {
     prepared: Prepared,
@@ -151,31 +153,37 @@ async fn register_one(
         .await
 }
 
-/// Every appeal of the batch in one transaction, no savepoints, their events written with
-/// one statement; `None` (and nothing kept) when one of them is refused.
+/// Every appeal of the batch in one transaction, no savepoints, each kind of row written
+/// with as few statements as the batch allows; `None` (and nothing kept) when one of them
+/// is refused.
 async fn write_together(
     registrar: &Registrar,
     batch: &[Pending],
 ) -> Result<Option<Outcomes>, sqlx::Error> {
     let mut tx = registrar.pool.begin().await?;
-    let mut results = Vec::with_capacity(batch.len());
-    for job in batch {
-        let result = register_one(registrar, &mut tx, job).await;
-        match result {
-            Ok(registration) => results.push(Ok(registration)),
-            Err(_) => {
-                tx.rollback().await?;
-                return Ok(None);
-            }
-        }
-    }
-    let events: Vec<OutboxMessage> = results
+    let entries: Vec<BatchEntry<'_>> = batch
         .iter()
-        .filter_map(|r| r.as_ref().ok()?.event.clone())
+        .map(|job| BatchEntry {
+            prepared: &job.prepared,
+            request_id: job.request_id.as_deref(),
+            request_hash: job.request_hash.clone(),
+            span: job.span.clone(),
+        })
+        .collect();
+    let registrations = match registrar.record_batch(&mut tx, &entries).await {
+        Ok(registrations) => registrations,
+        Err(_) => {
+            tx.rollback().await?;
+            return Ok(None);
+        }
+    };
+    let events: Vec<OutboxMessage> = registrations
+        .iter()
+        .filter_map(|r| r.event.clone())
         .collect();
     enqueue_all(&mut tx, &events).await?;
     tx.commit().await?;
-    Ok(Some(results))
+    Ok(Some(registrations.into_iter().map(Ok).collect()))
 }
 
 /// Each appeal of the batch in its own savepoint of one transaction.

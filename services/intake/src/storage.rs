@@ -113,18 +113,22 @@ const SELECT_APPEAL: &str = "SELECT a.*, r.registration_number AS repeated_of_nu
 
 /// Takes the next number of `office` in `year`. The row lock it holds until commit is what
 /// makes numbers gap-free: a transaction that rolls back gives its number back.
-pub async fn next_sequence(
+/// Takes the office's next `count` registration numbers of `year` (the counter row stays
+/// locked until the commit, reg 5.7); returns the last of them.
+pub async fn take_sequences(
     conn: &mut PgConnection,
     office: &str,
     year: i32,
+    count: i64,
 ) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "INSERT INTO registration_counters (office, year, last) VALUES ($1, $2, 1) \
-         ON CONFLICT (office, year) DO UPDATE SET last = registration_counters.last + 1 \
+        "INSERT INTO registration_counters (office, year, last) VALUES ($1, $2, $3) \
+         ON CONFLICT (office, year) DO UPDATE SET last = registration_counters.last + $3 \
          RETURNING last",
     )
     .bind(office)
     .bind(year)
+    .bind(count)
     .fetch_one(conn)
     .await
 }
@@ -300,19 +304,37 @@ pub struct EarlierAppeal {
     pub text: String,
 }
 
-pub async fn earlier_of_applicant(
+/// The registered appeals of each applicant since `since`, latest first (at most 50 each),
+/// in the order of `applicant_refs`: one round trip for a batch.
+pub async fn earlier_of_applicants(
     conn: &mut PgConnection,
-    applicant_ref: &str,
+    applicant_refs: &[&str],
     since: DateTime<Utc>,
-) -> Result<Vec<EarlierAppeal>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, registration_number, subject, text FROM appeals WHERE applicant_ref = $1 AND registered_at >= $2 \
-         AND status = 'registered' ORDER BY registered_at DESC LIMIT 50",
+) -> Result<Vec<Vec<EarlierAppeal>>, sqlx::Error> {
+    let rows: Vec<(i64, Uuid, String, String, String)> = sqlx::query_as(
+        "SELECT q.n, e.id, e.registration_number, e.subject, e.text \
+         FROM unnest($1::text[]) WITH ORDINALITY AS q(applicant_ref, n) \
+         CROSS JOIN LATERAL (SELECT id, registration_number, subject, text, registered_at \
+             FROM appeals WHERE applicant_ref = q.applicant_ref AND registered_at >= $2 \
+             AND status = 'registered' ORDER BY registered_at DESC LIMIT 50) e \
+         ORDER BY q.n, e.registered_at DESC",
     )
-    .bind(applicant_ref)
+    .bind(applicant_refs)
     .bind(since)
     .fetch_all(conn)
-    .await
+    .await?;
+    let mut out = vec![Vec::new(); applicant_refs.len()];
+    for (n, id, registration_number, subject, text) in rows {
+        if let Some(list) = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i)) {
+            list.push(EarlierAppeal {
+                id,
+                registration_number,
+                subject,
+                text,
+            });
+        }
+    }
+    Ok(out)
 }
 
 pub async fn attachments_of(

@@ -448,6 +448,72 @@ async fn repeated_appeal_is_linked_and_bad_signature_declined() {
     svc.stop().await;
 }
 
+/// Two appeals of one applicant written in the same batch: the later one is a repeat of
+/// the earlier, as if they had been written one after another.
+#[tokio::test]
+async fn a_repeat_in_the_same_batch_is_linked_to_the_appeal_before_it() {
+    let svc = start().await;
+    let mut client = svc.client().await;
+    client
+        .register_appeal(request(20, "Первое обращение другого заявителя о свете"))
+        .await
+        .unwrap();
+    // Hold the office's counter so the writer's next batch waits while both appeals queue.
+    let pool = svc.pool().await;
+    let mut hold = pool.begin().await.unwrap();
+    sqlx::query("SELECT last FROM registration_counters FOR UPDATE")
+        .fetch_all(&mut *hold)
+        .await
+        .unwrap();
+    let mut blocked = client.clone();
+    let blocker = tokio::spawn(async move {
+        blocked
+            .register_appeal(request(21, "Обращение о вывозе мусора во дворе"))
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let texts = [
+        "Прошу отремонтировать дорогу на улице Абая в Талгаре, ямы",
+        "Повторно прошу отремонтировать дорогу на улице Абая в Талгаре, ямы не засыпаны",
+    ];
+    let mut calls = Vec::new();
+    for text in texts {
+        let mut c = client.clone();
+        calls.push(tokio::spawn(async move {
+            c.register_appeal(request(22, text)).await
+        }));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    hold.rollback().await.unwrap();
+    blocker.await.unwrap().unwrap();
+    let mut appeals = Vec::new();
+    for call in calls {
+        appeals.push(call.await.unwrap().unwrap().into_inner().appeal.unwrap());
+    }
+    appeals.sort_by(|a, b| a.registration_number.cmp(&b.registration_number));
+    assert!(appeals[0].repeated_of_appeal_id.is_empty());
+    assert_eq!(appeals[1].repeated_of_appeal_id, appeals[0].id);
+    assert_eq!(
+        appeals[1].repeated_of_registration_number,
+        appeals[0].registration_number
+    );
+    let batched: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT xmin::text) FROM appeals WHERE registration_number = ANY($1)",
+    )
+    .bind(
+        appeals
+            .iter()
+            .map(|a| a.registration_number.clone())
+            .collect::<Vec<_>>(),
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(batched, 1, "both appeals were committed in one transaction");
+    svc.stop().await;
+}
+
 #[tokio::test]
 async fn list_filters_and_pages() {
     let svc = start().await;
