@@ -209,7 +209,7 @@ impl Registrar {
     }
 
     /// `register_in` without the outbox: the caller writes `event` (already carrying the
-    /// current trace) to the outbox in the same transaction.
+    /// current trace) to the outbox in the same transaction. A batch of one.
     pub async fn record_in(
         &self,
         conn: &mut PgConnection,
@@ -217,28 +217,19 @@ impl Registrar {
         request_id: Option<&str>,
         request_hash: Option<String>,
     ) -> Result<Registration, RegisterError> {
-        let mut record = prepared.record.clone();
-        record.request_hash = request_hash;
-        if !self.name_repeat(conn, prepared, &mut record).await?
-            && let Some(key) = &record.applicant_ref
-        {
-            let earlier = storage::earlier_of_applicants(conn, &[key], self.repeat_since())
-                .await?
-                .pop()
-                .unwrap_or_default();
-            find_repeat(&mut record, &earlier, self.settings.repeat_similarity);
-        }
-        let registered_at =
-            registration_time(Utc::now(), &self.calendar, &self.settings.office_hours);
-        let year = registration_year(registered_at);
-        let sequence = storage::take_sequences(conn, &self.settings.office, year, 1).await?;
-        record.registration_number = format_number(&self.settings.office, year, sequence);
-        record.registered_at = registered_at;
-        self.store(conn, prepared, record, year, sequence, request_id)
-            .await
+        let entry = BatchEntry {
+            prepared,
+            request_id,
+            request_hash,
+            span: tracing::Span::current(),
+        };
+        self.record_batch(conn, std::slice::from_ref(&entry))
+            .await?
+            .pop()
+            .ok_or(RegisterError::Unavailable)
     }
 
-    /// `record_in` for several appeals, in order, with the effect of one after another:
+    /// Numbers and stores several appeals, in order, with the effect of one after another:
     /// their numbers are taken with one statement, their applicants' earlier appeals read
     /// with one, and each sees the ones before it in `batch` among its earlier appeals.
     /// Each event carries the trace of its own span.
